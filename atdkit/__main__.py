@@ -1,0 +1,3 @@
+from atdkit.cli import entry_point
+
+entry_point()

@@ -1,0 +1,95 @@
+"""``atdkit extract`` end to end: resolve films, process them in parallel, merge the tables."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+from rich.console import Console
+
+from atdkit import schema
+from atdkit.progress import FilmProgress
+from atdkit.store import Dataset, read_table
+from pipelines.extract import ExtractSettings, extract_films, merge_tables
+from pipelines.films import Film, InputError, content_hash, expand_paths, identify, read_series_map
+from pipelines.selection import Band, RedundancyPolicy
+
+__all__ = ["InputError", "RunReport", "extract", "refilter"]
+
+
+@dataclass
+class RunReport:
+    dataset: Dataset
+    sources: list[dict]  # SOURCES rows of the films of this run
+    triplets: pa.Table  # the whole dataset's TRIPLETS after the run
+    all_sources: pa.Table
+    input_errors: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.input_errors) or any(row["status"] == "failed" for row in self.sources)
+
+
+def settings_from(options: dict, recorded: dict | None = None) -> ExtractSettings:
+    """Settings from command-line ``options``; those not given come from a film's ``recorded``
+    SOURCES row (refiltering) or else from the defaults."""
+    default = ExtractSettings()
+    recorded = recorded or {}
+
+    def pick(name, from_record, fallback):
+        value = options.get(name)
+        if value is not None:
+            return value
+        return from_record(recorded) if recorded else fallback
+
+    return ExtractSettings(
+        intervals=pick("intervals", lambda r: tuple(r["intervals"]), default.intervals),
+        band=Band(pick("ssim_low", lambda r: r["ssim_low"], default.band.low), pick("ssim_high", lambda r: r["ssim_high"], default.band.high)),
+        redundancy=RedundancyPolicy(
+            pick("min_gap", lambda r: r["min_gap"], default.redundancy.min_gap),
+            pick("min_change", lambda r: r["min_change"], default.redundancy.min_change),
+        ),
+        analysis_size=pick("analysis_size", lambda r: (r["analysis_width"], r["analysis_height"]), default.analysis_size),
+        resize=pick("resize", lambda r: tuple(int(v) for v in r["resize"].split("x")) if r["resize"] else None, default.resize),
+        backend=pick("backend", lambda r: r["backend"], default.backend),
+        dry_run=bool(options.get("dry_run")),
+    )
+
+
+def extract(paths: list[str], dataset: Dataset, options: dict, workers: int, console: Console,
+            series: str | None = None, series_map: Path | None = None) -> RunReport:
+    settings = settings_from(options)
+    files, input_errors = expand_paths(paths)
+    mapping = read_series_map(series_map) if series_map else None
+    with dataset.writing():
+        known = {row["source_id"]: (row["path"], row["content_hash"]) for row in _recorded_sources(dataset)}
+        films, notes = identify(files, known, series, mapping)
+        for note in notes:
+            console.print(f"note: {note}", highlight=False)
+        return _run(dataset, [(film, settings) for film in films], workers, console, input_errors)
+
+
+def refilter(dataset: Dataset, options: dict, workers: int, console: Console) -> RunReport:
+    """Re-select every film of ``dataset`` with new thresholds, from its cached SSIMs."""
+    if not dataset.sources_path.exists():
+        raise InputError(f"{dataset.root}: not an atdkit dataset (no sources.parquet)")
+    with dataset.writing():
+        jobs = []
+        for row in _recorded_sources(dataset):
+            if row["status"] == "failed":
+                continue
+            path = Path(row["path"])
+            digest = content_hash(path) if path.is_file() else row["content_hash"]
+            jobs.append((Film(path, row["source_id"], row["series"], digest), settings_from(options, row)))
+        return _run(dataset, jobs, workers, console, [])
+
+
+def _recorded_sources(dataset: Dataset) -> list[dict]:
+    return read_table(dataset.sources_path, schema.SOURCES).to_pylist() if dataset.sources_path.exists() else []
+
+
+def _run(dataset: Dataset, jobs: list[tuple[Film, ExtractSettings]], workers: int, console: Console, input_errors: list[str]) -> RunReport:
+    with FilmProgress(console, len(jobs)) as progress:
+        rows = extract_films(jobs, dataset, workers, progress)
+    triplets, all_sources = merge_tables(dataset)
+    return RunReport(dataset, rows, triplets, all_sources, input_errors)
