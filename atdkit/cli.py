@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from atdkit.sizes import parse_size
 from atdkit.store import Dataset, DatasetBusyError
 
 
@@ -17,14 +18,11 @@ class UsageError(Exception):
     """Bad command-line input; the message is the one-line reason."""
 
 
-def parse_size(text: str) -> tuple[int, int]:
+def size_argument(text: str) -> tuple[int, int]:
     try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 960x540, got {text!r}") from None
-    if width <= 0 or height <= 0:
-        raise argparse.ArgumentTypeError(f"size must be positive, got {text!r}")
-    return width, height
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parse_intervals(text: str) -> tuple[int, ...]:
@@ -49,10 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--intervals", type=parse_intervals, help="frames skipped inside a triplet (default 0,1,2)")
     extract.add_argument("--ssim-low", type=float, help="reject a triplet with a pair SSIM below this (default 0.75)")
     extract.add_argument("--ssim-high", type=float, help="reject a triplet with a pair SSIM above this (default 0.95)")
-    extract.add_argument("--analysis-size", type=parse_size, help="box the luma is fitted into for SSIM (default 320x180)")
+    extract.add_argument("--analysis-size", type=size_argument, help="box the luma is fitted into for SSIM (default 320x180)")
     extract.add_argument("--min-gap", type=int, help="frames between the starts of two kept triplets of a film (default 12)")
     extract.add_argument("--min-change", type=float, help="mean abs. luma change of the middle frame vs the last kept one (default 2.0)")
-    extract.add_argument("--resize", type=parse_size, help="save frames at WxH instead of the source size")
+    extract.add_argument("--resize", type=size_argument, help="save frames at WxH instead of the source size")
     extract.add_argument("--series", help="series label for every film of this run")
     extract.add_argument("--series-map", type=Path, metavar="CSV", help="CSV with series and source_id or path columns")
     extract.add_argument("--backend", choices=("pyav", "opencv"), help="video decoding backend (default pyav)")
@@ -62,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth = commands.add_parser("synth", help="render a procedural cartoon clip with a known timeline")
     synth.add_argument("--out", type=Path, required=True, help="clip path (.mp4); the timeline is written beside it")
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--size", type=parse_size, default=(640, 360))
+    synth.add_argument("--size", type=size_argument, default=(640, 360))
     synth.add_argument("--seconds", type=float, default=6.0)
     synth.add_argument("--fps", type=float, default=24.0)
 
@@ -91,6 +89,8 @@ def cmd_extract(args, console: Console) -> int:
 
     if args.videos and not args.out:
         raise UsageError("--out DATASET_DIR is required with --videos")
+    if args.refilter and args.out:
+        raise UsageError("--refilter rewrites DATASET_DIR in place: leave out --out")
     options = {
         "intervals": args.intervals, "ssim_low": args.ssim_low, "ssim_high": args.ssim_high,
         "analysis_size": args.analysis_size, "min_gap": args.min_gap, "min_change": args.min_change,

@@ -47,7 +47,8 @@ SOURCES = pa.schema(
         ("width", pa.int32()),
         ("height", pa.int32()),
         ("backend", pa.string()),
-        ("analysis_width", pa.int32()),
+        ("analysis_box", pa.string()),  # "WxH" the luma is fitted into (the setting)
+        ("analysis_width", pa.int32()),  # the size that gave (the result)
         ("analysis_height", pa.int32()),
         ("intervals", pa.list_(pa.int8())),
         ("ssim_low", pa.float64()),

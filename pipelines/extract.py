@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from atdkit import schema
+from atdkit.sizes import format_size
 from atdkit.ssim import MIN_SIDE, LumaStats, PairSSIM
 from atdkit.store import Dataset, TableWriter, read_table, replace_dir, temporary_sibling, write_table
 from atdkit.video import DecodedFrame, VideoError, open_video
@@ -74,10 +75,6 @@ def analysis_size(width: int, height: int, box: tuple[int, int]) -> tuple[int, i
 
 def triplet_id(source_id: str, start: int, interval: int) -> str:
     return f"{source_id}_{start:06d}_i{interval}"
-
-
-def _format_size(size: tuple[int, int] | None) -> str | None:
-    return f"{size[0]}x{size[1]}" if size else None
 
 
 # --------------------------------------------------------------------------- writing
@@ -321,7 +318,7 @@ def _reselect_film(dataset: Dataset, film: Film, settings: ExtractSettings, prev
                 ssims, reason = judge(settings.band, lambda a, b: stored[a, b])
                 selection.decide(cached["start"], cached["interval"], ssims, reason, thumbnails.__getitem__, lambda i: float(times[i]))
         if not settings.dry_run:
-            resized = previous["resize"] != _format_size(settings.resize)
+            resized = previous["resize"] != format_size(settings.resize)
             missing = [t for t in selection.kept if resized or not dataset.triplet_dir(t["triplet_id"]).is_dir()]
             if missing:
                 _write_frames(dataset, film, settings, missing, progress)
@@ -398,8 +395,7 @@ def _reusable_record(paths: dict[str, Path], film: Film, settings: ExtractSettin
         previous["content_hash"] == film.content_hash
         and previous["backend"] == settings.backend
         and tuple(previous["intervals"]) == settings.intervals
-        and (previous["analysis_width"], previous["analysis_height"])
-        == analysis_size(previous["width"], previous["height"], settings.analysis_size)
+        and previous["analysis_box"] == format_size(settings.analysis_size)
         and Band(previous["scan_ssim_low"], previous["scan_ssim_high"]).contains(settings.band)
     )
     return previous if same_scan else None
@@ -420,7 +416,8 @@ def _source_row(film: Film, settings: ExtractSettings, **values) -> dict:
     row = dict(
         source_id=film.source_id, series=film.series, path=str(film.path), content_hash=film.content_hash,
         backend=settings.backend, intervals=list(settings.intervals), ssim_low=settings.band.low, ssim_high=settings.band.high,
-        min_gap=settings.redundancy.min_gap, min_change=settings.redundancy.min_change, resize=_format_size(settings.resize),
+        min_gap=settings.redundancy.min_gap, min_change=settings.redundancy.min_change, resize=format_size(settings.resize),
+        analysis_box=format_size(settings.analysis_size),
     )
     row.update(values)
     return {name: row.get(name) for name in schema.SOURCES.names}

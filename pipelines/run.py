@@ -8,6 +8,7 @@ import pyarrow as pa
 from rich.console import Console
 
 from atdkit import schema
+from atdkit.sizes import parse_size
 from atdkit.progress import FilmProgress
 from atdkit.store import Dataset, read_table
 from pipelines.extract import ExtractSettings, extract_films, merge_tables
@@ -49,8 +50,8 @@ def settings_from(options: dict, recorded: dict | None = None) -> ExtractSetting
             pick("min_gap", lambda r: r["min_gap"], default.redundancy.min_gap),
             pick("min_change", lambda r: r["min_change"], default.redundancy.min_change),
         ),
-        analysis_size=pick("analysis_size", lambda r: (r["analysis_width"], r["analysis_height"]), default.analysis_size),
-        resize=pick("resize", lambda r: tuple(int(v) for v in r["resize"].split("x")) if r["resize"] else None, default.resize),
+        analysis_size=pick("analysis_size", lambda r: parse_size(r["analysis_box"]), default.analysis_size),
+        resize=pick("resize", lambda r: parse_size(r["resize"]) if r["resize"] else None, default.resize),
         backend=pick("backend", lambda r: r["backend"], default.backend),
         dry_run=bool(options.get("dry_run")),
     )

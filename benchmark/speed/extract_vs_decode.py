@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 def measure(mode: str, clip: Path, analysis_size: str) -> dict:
     """Run in a child process: time ``mode`` on ``clip``; return frames and seconds."""
-    from atdkit.cli import parse_size
+    from atdkit.sizes import parse_size
     from atdkit.video import ffmpeg_executable, open_video
 
     if mode == "ffmpeg":
