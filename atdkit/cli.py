@@ -112,7 +112,7 @@ def cmd_synth(args, console: Console) -> int:
 
     try:
         timeline = render_clip(args.out, seed=args.seed, size=args.size, seconds=args.seconds, fps=args.fps)
-    except ValueError as error:
+    except (ValueError, RuntimeError) as error:
         raise UsageError(str(error)) from None
     console.print(
         f"wrote {args.out} ({timeline.frame_count} frames, {timeline.width}x{timeline.height}, "

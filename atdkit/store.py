@@ -67,7 +67,8 @@ def remove(path: Path) -> None:
 
 
 def temporary_sibling(path: Path) -> Path:
-    return path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
+    """Where to write ``path`` before renaming it into place (same folder, same suffix)."""
+    return path.with_name(f"{TMP_PREFIX}{path.stem}.{os.getpid()}{path.suffix}")
 
 
 def write_table(path: Path, rows: list[dict] | pa.Table, schema: pa.Schema) -> None:

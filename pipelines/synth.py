@@ -4,11 +4,12 @@ Each shot has its own palette, background (a gentle gradient with a few static p
 cast of flat-coloured, dark-outlined shapes. Drawings are held for 1, 2 or 3 frames (mostly
 twos and threes), and from one drawing to the next every shape jumps further than its own
 size along a curving, accelerating path that bounces off the frame's edges, never landing
-on any of its own last six places. The design keeps the SSIM of decoded luma predictable:
+where it stood in the last six frames. The design keeps the SSIM of decoded luma predictable:
 
 - two frames of one drawing are near copies (far above the 0.95 band top);
 - two drawings of one shot differ in the area the shapes leave and enter, a fixed share of
-  the frame, so their SSIM sits mid-band whatever their distance (up to six frames);
+  the frame in strong contrast with the background, so their SSIM sits mid-band whatever
+  their distance (up to six frames) and, nearly, whatever the analysis size;
 - shots alternate light and dark backgrounds, so frames either side of a cut fall far
   below the band.
 
@@ -22,7 +23,7 @@ import contextlib
 import json
 import math
 import os
-import shutil
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,13 +32,17 @@ import cv2
 import ffmpeg
 import numpy as np
 
+from atdkit.store import temporary_sibling
+from atdkit.video import ffmpeg_executable
+
 CRF = 16  # low enough that held frames decode near-identical
 PRESET = "veryfast"
 SHOT_SECONDS = (2.0, 3.0)  # typical shot length; clips get at least two shots when long enough
 MIN_SHOT_FRAMES = 12
 HOLDS, HOLD_WEIGHTS = (1, 2, 3), (0.15, 0.45, 0.40)
-CLEAR_DRAWINGS = 6  # a shape never lands on its positions of this many previous drawings
-MOVING_AREA = 0.065  # share of the frame covered by the moving shapes of one drawing
+CLEAR_FRAMES = 6  # a shape never lands where it was shown within this many frames
+SHAPES = 3  # moving shapes per shot
+MOVING_AREA = 0.07  # share of the frame they cover together
 _SUBPIXEL = 4  # cv2 drawing shift: coordinates in 1/16 pixel
 
 
@@ -51,7 +56,9 @@ class Timeline:
     height: int
     drawing: list[int]  # id of the drawing shown; a held drawing repeats its id
     shot: list[int]  # shot number, 0, 1, ...; a scene cut is where it changes
-    motion: list[list[tuple[float, float]]]  # per moving shape of the shot: (dx, dy) vs the previous frame
+    # per moving shape of the shot: (dx, dy) of its centre vs the previous frame, in pixels;
+    # (0, 0) on held frames and on the first frame of each shot
+    motion: list[list[tuple[float, float]]]
 
     @property
     def frame_count(self) -> int:
@@ -84,16 +91,6 @@ class Timeline:
         return found
 
 
-def ffmpeg_executable() -> str:
-    """The ``ffmpeg`` on PATH, else the one shipped in the imageio-ffmpeg wheel."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 def _colour(rng: np.random.Generator, luma: float, saturation: tuple[float, float]) -> tuple[int, int, int]:
     """A random hue whose BT.601 luma is ``luma`` (0-255): darkened, or mixed with white."""
     unit = np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(*saturation), 1.0))
@@ -106,12 +103,12 @@ def _colour(rng: np.random.Generator, luma: float, saturation: tuple[float, floa
     return tuple(int(round(c)) for c in np.clip(rgb * 255, 0, 255))
 
 
-def _outline(poly: np.ndarray) -> np.ndarray:
+def _fixed_point(poly: np.ndarray) -> np.ndarray:
     return np.round(poly * (1 << _SUBPIXEL)).astype(np.int32)
 
 
 def _draw(image: np.ndarray, poly: np.ndarray, fill, ink, thickness: int) -> None:
-    points = [_outline(poly)]
+    points = [_fixed_point(poly)]
     cv2.fillPoly(image, points, fill, cv2.LINE_AA, _SUBPIXEL)
     cv2.polylines(image, points, True, ink, thickness, cv2.LINE_AA, _SUBPIXEL)
 
@@ -127,17 +124,26 @@ def _unit_shape(rng: np.random.Generator) -> np.ndarray:
         poly = np.array([[-half, -1], [half, -1], [half, 1], [-half, 1]], float)
     else:
         count = rng.integers(5, 8)
-        angles = np.sort(rng.uniform(0, 2 * np.pi / count, count) + np.arange(count) * 2 * np.pi / count)
+        angles = (rng.uniform(0, 1, count) + np.arange(count)) * 2 * np.pi / count
         poly = rng.uniform(0.85, 1.15, (count, 1)) * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     return poly / math.sqrt(cv2.contourArea(poly.astype(np.float32)))
 
 
-def _clearance(candidates: np.ndarray, points: np.ndarray, needed) -> np.ndarray:
-    """Per candidate, its worst distance to ``points`` as a share of the distance needed, capped at 1."""
+def _clear(candidates: np.ndarray, points: np.ndarray, needed: float | np.ndarray) -> np.ndarray:
+    """Per candidate: 1 when at least ``needed`` away from every point, else its shortfall as a
+    share of ``needed`` (<= 0), so that any clear candidate outranks every unclear one."""
     if not len(points):
         return np.ones(len(candidates))
-    share = np.linalg.norm(candidates[:, None] - points[None], axis=2) / needed
-    return np.minimum(share.min(axis=1), 1.0)
+    share = (np.linalg.norm(candidates[:, None] - points[None], axis=2) / needed).min(axis=1)
+    return np.where(share >= 1, 1.0, share - 1)
+
+
+def _overlap(candidates: np.ndarray, points: np.ndarray, needed: float | np.ndarray) -> np.ndarray:
+    """Per candidate, how deep it sits inside ``points``' discs of radius ``needed``: a sum of squared shares."""
+    if not len(points):
+        return np.zeros(len(candidates))
+    depth = 1 - np.linalg.norm(candidates[:, None] - points[None], axis=2) / needed
+    return (np.maximum(depth, 0) ** 2).sum(axis=1)
 
 
 def _rotated(poly: np.ndarray, angle: float) -> np.ndarray:
@@ -153,14 +159,17 @@ class _Shot:
         unit = math.sqrt(width * height)
         self.thickness = max(1, round(unit / 240))
         self.ink = _colour(rng, rng.uniform(8, 22), (0.3, 0.8))
-        bg_luma = rng.uniform(205, 225) if light else rng.uniform(28, 42)
+        # Light shots have dark shapes and dark shots light ones, about 1:4 in decoded luma.
+        bg_luma, shape_luma = (rng.uniform(205, 225), 43) if light else (rng.uniform(28, 42), 197)
         self.background = self._background(rng, bg_luma)
-        count = 3
-        weights = rng.uniform(0.8, 1.2, count)
-        self.shapes = [_unit_shape(rng) * unit * math.sqrt(MOVING_AREA * w / weights.sum()) for w in weights]
-        shape_luma = bg_luma * 0.2 if light else 50 + bg_luma * 4.2
-        self.fills = [_colour(rng, shape_luma * rng.uniform(0.9, 1.1), (0.5, 1.0)) for _ in range(count)]
-        self.spins = rng.uniform(-0.6, 0.6, count)  # radians per drawing
+        # Equal contrasting area in light and dark shots: the dark outline adds to a dark shape but
+        # takes from a light one, which is grown to make up for it (factor tuned on decoded SSIM).
+        weights = rng.uniform(0.8, 1.2, SHAPES)
+        radii = unit * np.sqrt(MOVING_AREA / np.pi * weights / weights.sum())
+        grow = 1 + (0 if light else 2 * self.thickness / radii)
+        self.shapes = [_unit_shape(rng) * math.sqrt(np.pi) * r for r in radii * grow]
+        self.fills = [_colour(rng, shape_luma * rng.uniform(0.9, 1.1), (0.5, 1.0)) for _ in range(SHAPES)]
+        self.spins = rng.uniform(-0.6, 0.6, SHAPES)  # radians per drawing
 
     def _background(self, rng: np.random.Generator, luma: float) -> np.ndarray:
         w, h = self.width, self.height
@@ -188,13 +197,14 @@ class _Shot:
             _draw(image, block, _colour(rng, luma * rng.uniform(0.9, 1.05), (0.2, 0.6)), self.ink, self.thickness)
         return image
 
-    def paths(self, rng: np.random.Generator, drawings: int) -> np.ndarray:
+    def paths(self, rng: np.random.Generator, holds: list[int]) -> np.ndarray:
         """Centre of every shape in every drawing, (drawings, shapes, 2).
 
         Each shape steers along a curve whose turn and speed drift (arcs, accelerations) and
         bounces off the frame edges. Each next place is picked from candidates around the
-        preferred one: first clear of the shape's own last places, then clear of the other
-        shapes in this drawing, then of their recent places, then the smoothest turn.
+        preferred one: first clear of the shape's own places of the last six frames, then clear
+        of the other shapes in this drawing, then overlapping their recent places the least,
+        then turning the least.
         """
         count = len(self.shapes)
         gap = 0.02 * math.sqrt(self.width * self.height)  # room for the SSIM window around edges
@@ -202,14 +212,17 @@ class _Shot:
         clear = 2 * radius + gap
         apart = radius[:, None] + radius[None, :] + gap
         low = radius[:, None] + 2 * gap
-        high = np.array([self.width, self.height]) - low
+        high = np.maximum(np.array([self.width, self.height]) - low, low + 1)
+        drawings = len(holds)
+        first = np.cumsum([0] + holds[:-1])
+        last = first + np.array(holds) - 1
         pos = np.zeros((drawings, count, 2))
         heading = rng.uniform(0, 2 * np.pi, count)
         turn = rng.uniform(-0.5, 0.5, count)
         speed = clear * rng.uniform(1.0, 1.3, count)
         turns = np.concatenate([[0.0], np.outer(np.linspace(np.pi / 12, np.pi, 12), [1, -1]).ravel()])
-        offsets = np.tile(turns, 3)
-        stretch = np.repeat([1.0, 1.2, 1.45], len(turns))
+        offsets = np.tile(turns, 4)
+        stretch = np.repeat([1.0, 1.25, 1.55, 1.9], len(turns))
         for d in range(drawings):
             for k in range(count):
                 if d == 0:
@@ -223,22 +236,23 @@ class _Shot:
                     span = high[k] - low[k]  # bounce: fold the overshoot back into the frame
                     candidates = high[k] - np.abs((target - low[k]) % (2 * span) - span)
                     smooth = 1 - np.abs(offsets) / np.pi - 0.2 * (stretch - 1)
-                recent = pos[max(0, d - CLEAR_DRAWINGS) : d]
+                recent = pos[:d][last[:d] >= first[d] - CLEAR_FRAMES]
                 others = np.arange(count) != k
-                own = _clearance(candidates, recent[:, k], clear[k])
-                now = _clearance(candidates, pos[d, :k], apart[k, :k])
-                past = _clearance(candidates, recent[:, others].reshape(-1, 2), np.tile(apart[k, others], len(recent)))
-                best = int(np.argmax(8 * own + 4 * now + 2 * past + smooth))
+                own = _clear(candidates, recent[:, k], clear[k])
+                now = _clear(candidates, pos[d, :k], apart[k, :k])
+                past = _overlap(candidates, recent[:, others].reshape(-1, 2), np.tile(apart[k, others], len(recent)))
+                best = int(np.argmax(8 * own + 4 * now - 2 * past + smooth))
                 pos[d, k] = candidates[best]
                 if d:
                     move = pos[d, k] - pos[d - 1, k]
                     heading[k] = math.atan2(move[1], move[0])
         return pos
 
-    def render(self, position: np.ndarray, drawing: int) -> np.ndarray:
+    def render(self, index: int, centres: np.ndarray) -> np.ndarray:
+        """The shot's ``index``-th drawing, its shapes at ``centres``."""
         image = self.background.copy()
-        for shape, fill, spin, centre in zip(self.shapes, self.fills, self.spins, position):
-            _draw(image, _rotated(shape, spin * drawing) + centre, fill, self.ink, self.thickness)
+        for shape, fill, spin, centre in zip(self.shapes, self.fills, self.spins, centres):
+            _draw(image, _rotated(shape, spin * index) + centre, fill, self.ink, self.thickness)
         return image
 
 
@@ -259,10 +273,10 @@ def _holds(rng: np.random.Generator, frames: int) -> list[int]:
     return holds
 
 
-def _encode(out: Path, width: int, height: int, fps: float, frames) -> None:
+def _encode(out: Path, width: int, height: int, fps: float, frames: Iterable[bytes]) -> None:
     """Pipe raw RGB ``frames`` (bytes) into FFmpeg's libx264, writing ``out`` atomically."""
     rate = Fraction(fps).limit_denominator(1001)
-    tmp = out.with_name(f".tmp-{out.stem}-{os.getpid()}{out.suffix}")
+    tmp = temporary_sibling(out)
     stream = ffmpeg.input(
         "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=f"{rate.numerator}/{rate.denominator}"
     )
@@ -301,6 +315,7 @@ def render_clip(
     frame_count = round(seconds * fps)
     if frame_count < 1:
         raise ValueError(f"{seconds} s at {fps} fps is less than one frame")
+    out.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     light = bool(rng.integers(2))
     plan = []  # (shot, centres per drawing, hold per drawing)
@@ -310,27 +325,27 @@ def render_clip(
     for number, length in enumerate(_shot_lengths(rng, frame_count, fps)):
         shot = _Shot(rng, width, height, light=light != bool(number % 2))
         holds = _holds(rng, length)
-        centres = shot.paths(rng, len(holds))
+        centres = shot.paths(rng, holds)
         plan.append((shot, centres, holds))
         for index, hold in enumerate(holds):
             step = centres[index] - centres[index - 1] if index else np.zeros_like(centres[0])
-            first = len(set(drawing))
+            ident = drawing[-1] + 1 if drawing else 0
             for held in range(hold):
-                drawing.append(first)
+                drawing.append(ident)
                 shot_of.append(number)
                 motion.append([(0.0, 0.0) if held else (float(dx), float(dy)) for dx, dy in step])
 
     def frames():
         for shot, centres, holds in plan:
             for index, hold in enumerate(holds):
-                pixels = shot.render(centres[index], index).tobytes()
+                pixels = shot.render(index, centres[index]).tobytes()
                 for _ in range(hold):
                     yield pixels
 
     _encode(out, width, height, fps, frames())
     timeline = Timeline(seed, float(fps), width, height, drawing, shot_of, motion)
     json_path = out.with_suffix(".timeline.json")
-    json_tmp = json_path.with_name(f".tmp-{json_path.name}")
+    json_tmp = temporary_sibling(json_path)
     json_tmp.write_text(timeline.to_json())
     os.replace(json_tmp, json_path)
     return timeline
