@@ -22,7 +22,7 @@ import multiprocessing
 import threading
 import time
 import traceback
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,12 +193,18 @@ class Scanner:
             value = self.pairs[a, b] = self.pair_ssim_of(self.window[a].stats, self.window[b].stats)
         return value
 
-    def add(self, frame: DecodedFrame) -> None:
-        j = frame.index
+    def prepare(self, frame: DecodedFrame) -> _Analysed:
+        """The per-frame half of the work (no shared state: may run on any thread)."""
         luma = frame.luma
         if (luma.shape[1], luma.shape[0]) != self.size:
             luma = cv2.resize(luma, self.size, interpolation=cv2.INTER_AREA)
-        analysed = self.window[j] = _Analysed(frame, LumaStats.of(luma), thumbnail(luma))
+        return _Analysed(frame, LumaStats.of(luma), thumbnail(luma))
+
+    def add(self, analysed: _Analysed) -> None:
+        """Take the next frame, in order: judge the candidates it completes."""
+        frame = analysed.frame
+        j = frame.index
+        self.window[j] = analysed
         self.frame_index.append(dict(index=j, time=frame.time, thumbnail=analysed.thumbnail.tobytes()))
         self.frame_count = j + 1
         for stride in self.settings.strides:
@@ -259,6 +265,23 @@ def process_film(job: FilmJob, progress: Progress) -> dict:
     return row
 
 
+def _analyse_while_decoding(scanner: Scanner, frames: Iterator[DecodedFrame], ahead: int = 8) -> None:
+    """Decode and prepare frames on this thread while a second one judges candidates, so that
+    both cores work (FFmpeg and OpenCV release the GIL); in order, at most ``ahead`` waiting."""
+    with ThreadPoolExecutor(1, thread_name_prefix="analysis") as analysis:
+        waiting: deque[Future] = deque()
+        try:
+            for frame in frames:
+                waiting.append(analysis.submit(scanner.add, scanner.prepare(frame)))
+                if len(waiting) > ahead:
+                    waiting.popleft().result()
+            while waiting:
+                waiting.popleft().result()
+        finally:
+            for future in waiting:
+                future.cancel()
+
+
 def _scan_film(dataset: Dataset, film: Film, settings: ExtractSettings, progress: Progress) -> dict:
     paths = _cache_paths(dataset, film.source_id)
     stream = open_video(film.path, settings.backend)
@@ -279,8 +302,7 @@ def _scan_film(dataset: Dataset, film: Film, settings: ExtractSettings, progress
 
         scanner = Scanner(settings, size, selection, frame_index, on_keep)
         try:
-            for frame in _reporting(stream.frames(), film.source_id, progress):
-                scanner.add(frame)
+            _analyse_while_decoding(scanner, _reporting(stream.frames(), film.source_id, progress))
             scanner.finish()
         except BaseException:
             verdicts.abort()
