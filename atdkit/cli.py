@@ -158,7 +158,7 @@ def print_summary(console: Console, report) -> None:
     for line in report.input_errors:
         console.print(f"error: {line}", style="red", highlight=False)
     console.print(
-        f"{report.triplets.num_rows} triplets from {len(report.all_sources)} films in {report.dataset.root} "
+        f"{report.triplets.num_rows} triplets from {len(report.all_sources)} film(s) in {report.dataset.root} "
         f"(triplets.parquet, sources.parquet, frames/)", highlight=False,
     )
 

@@ -4,6 +4,11 @@ Dataset tables (``DATASET_DIR/*.parquet``):
 - ``TRIPLETS``: one row per kept triplet, its images in ``frames/<triplet_id>/``.
 - ``SOURCES``: one row per film, with how it was decoded and analysed and what was rejected.
 
+Label and statistics tables (``DATASET_DIR/*.parquet``), written by later steps:
+- ``LABELS``: one row per labelled triplet, the annotators' labels consolidated.
+- ``MOTION``: per-triplet optical-flow statistics and a suggested difficulty.
+- ``SPLITS``: which side of a source-exclusive train/test split each triplet is on.
+
 Per-film scan cache (``DATASET_DIR/cache/<source_id>/``), so thresholds can be re-tuned
 without decoding again:
 - ``CANDIDATES``: every sampled triplet with its pair SSIMs and its verdict (kept or why not).
@@ -16,6 +21,14 @@ import pyarrow as pa
 VERDICTS = ("kept", "too_similar", "too_different", "redundant")
 REJECTION_REASONS = VERDICTS[1:]
 SOURCE_STATUSES = ("ok", "partial", "failed")
+
+# The paper's label vocabulary (sections 3.1 and 3.2). ATD-12K's JSON stores difficulty as
+# ``level`` = the index in DIFFICULTIES.
+DIFFICULTIES = ("easy", "medium", "hard")
+GENERAL_MOTIONS = ("translation", "rotation", "scaling", "deformation")
+BEHAVIORS = ("speaking", "walking", "eating", "sporting", "fetching", "others")
+INELIGIBLE_REASONS = ("inconsistent captions", "simple or similar scene", "untypical movement", "scene transition", "other")
+SPLIT_SIDES = ("train", "test")
 
 TRIPLETS = pa.schema(
     [
@@ -66,6 +79,40 @@ SOURCES = pa.schema(
         ("rejected_too_different", pa.int64()),
         ("rejected_redundant", pa.int64()),
         ("scan_seconds", pa.float64()),
+    ]
+)
+
+LABELS = pa.schema(
+    [
+        ("triplet_id", pa.string()),
+        ("n_labels", pa.int32()),  # annotators who labelled it
+        ("n_eligible", pa.int32()),  # of them, how many called it eligible
+        ("kept", pa.bool_()),  # eligible by at least two annotators (the paper's rule)
+        ("difficulty", pa.string()),  # one of DIFFICULTIES (majority), or null
+        ("roi_x", pa.int32()),  # motion RoI on frame2, in frame2's pixels; null when none
+        ("roi_y", pa.int32()),
+        ("roi_w", pa.int32()),
+        ("roi_h", pa.int32()),
+        ("general_motion", pa.list_(pa.string())),  # GENERAL_MOTIONS chosen by a majority
+        ("behavior", pa.list_(pa.string())),  # BEHAVIORS chosen by a majority
+        ("needs_review", pa.bool_()),  # a tie or disagreement a reviewer should settle
+    ]
+)
+
+MOTION = pa.schema(
+    [
+        ("triplet_id", pa.string()),
+        ("flow_mean", pa.float64()),  # mean displacement magnitude frame1 <-> frame3, pixels at source resolution
+        ("flow_std", pa.float64()),
+        ("occlusion_ratio", pa.float64()),  # share of pixels failing forward-backward consistency
+        ("suggested_difficulty", pa.string()),  # one of DIFFICULTIES
+    ]
+)
+
+SPLITS = pa.schema(
+    [
+        ("triplet_id", pa.string()),
+        ("split", pa.string()),  # one of SPLIT_SIDES
     ]
 )
 
