@@ -1,4 +1,4 @@
-"""The ``atdkit`` command line: one sub-command per step of films -> triplets -> labels -> split -> scores."""
+"""atdkit: one sub-command per step of films -> triplets -> labels -> split -> scores."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from rich.console import Console
 from rich.table import Table
@@ -33,6 +34,19 @@ def parse_intervals(text: str) -> tuple[int, ...]:
     if not values or any(v not in (0, 1, 2) for v in values):
         raise argparse.ArgumentTypeError(f"expected a comma-separated subset of 0,1,2, got {text!r}")
     return values
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Console], int]] = {}
+
+
+def command(name: str):
+    """Register ``atdkit NAME``'s handler: ``handler(args, console) -> exit status``."""
+
+    def register(handler):
+        COMMANDS[name] = handler
+        return handler
+
+    return register
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="synthesise a cartoon clip and run the pipeline on it")
     demo.add_argument("--out", type=Path, help="folder for the clip and the dataset (default: a new temporary folder)")
+
+    # --- annotate, consolidate, export, import (annotation)
+
+    # --- stats, split, report (dataset statistics)
+
+    # --- bench (benchmark)
+
     return parser
 
 
@@ -84,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+@command("extract")
 def cmd_extract(args, console: Console) -> int:
     from pipelines import run
 
@@ -107,6 +129,7 @@ def cmd_extract(args, console: Console) -> int:
     return 1 if report.failed else 0
 
 
+@command("synth")
 def cmd_synth(args, console: Console) -> int:
     from pipelines.synth import render_clip
 
@@ -121,6 +144,7 @@ def cmd_synth(args, console: Console) -> int:
     return 0
 
 
+@command("demo")
 def cmd_demo(args, console: Console) -> int:
     from pipelines import run
     from pipelines.synth import render_clip
@@ -161,9 +185,6 @@ def print_summary(console: Console, report) -> None:
         f"{report.triplets.num_rows} triplets from {len(report.all_sources)} film(s) in {report.dataset.root} "
         f"(triplets.parquet, sources.parquet, frames/)", highlight=False,
     )
-
-
-COMMANDS = {"extract": cmd_extract, "synth": cmd_synth, "demo": cmd_demo}
 
 
 def entry_point() -> None:
