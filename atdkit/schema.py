@@ -89,10 +89,10 @@ LABELS = pa.schema(
         ("n_eligible", pa.int32()),  # of them, how many called it eligible
         ("kept", pa.bool_()),  # eligible by at least two annotators (the paper's rule)
         ("difficulty", pa.string()),  # one of DIFFICULTIES (majority), or null
-        ("roi_x", pa.int32()),  # motion RoI on frame2, in frame2's pixels; null when none
-        ("roi_y", pa.int32()),
-        ("roi_w", pa.int32()),
-        ("roi_h", pa.int32()),
+        ("roi_x", pa.float64()),  # motion RoI on frame2, in frame2's pixels; null when none
+        ("roi_y", pa.float64()),
+        ("roi_w", pa.float64()),
+        ("roi_h", pa.float64()),
         ("general_motion", pa.list_(pa.string())),  # GENERAL_MOTIONS chosen by a majority
         ("behavior", pa.list_(pa.string())),  # BEHAVIORS chosen by a majority
         ("needs_review", pa.bool_()),  # a tie or disagreement a reviewer should settle
