@@ -207,6 +207,10 @@ def _summarise_logs(messages) -> list[str]:
 
 
 def find_videos(folder: Path) -> list[Path]:
-    """Video files under ``folder`` (recursively, by suffix), sorted."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    """Video files under ``folder`` (recursively, by suffix; hidden names such as macOS's
+    ``._clip.mp4`` skipped), sorted."""
+    return sorted(
+        p for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
 

@@ -89,6 +89,7 @@ def test_audio_only_file_has_no_video_stream(tmp_path):
 
 def test_find_videos_searches_folders_by_suffix(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
-    for name in ("a/x.MP4", "a/b/y.webm", "a/readme.txt"):
+    (tmp_path / "a" / ".cache").mkdir()
+    for name in ("a/x.MP4", "a/b/y.webm", "a/readme.txt", "a/._x.MP4", "a/.cache/z.mp4"):
         (tmp_path / name).write_bytes(b"x")
     assert [p.name for p in find_videos(tmp_path)] == ["y.webm", "x.MP4"]  # sorted by path: a/b/y before a/x
