@@ -4,10 +4,16 @@ Dataset tables (``DATASET_DIR/*.parquet``):
 - ``TRIPLETS``: one row per kept triplet, its images in ``frames/<triplet_id>/``.
 - ``SOURCES``: one row per film, with how it was decoded and analysed and what was rejected.
 
+Annotation parts (``DATASET_DIR/annotations/<annotator>/*.parquet``, ``DATASET_DIR/reviews/<reviewer>/*.parquet``):
+- ``ANNOTATIONS``: one row per submitted label, append-only; an annotator's latest row for a triplet wins.
+
 Label and statistics tables (``DATASET_DIR/*.parquet``), written by later steps:
 - ``LABELS``: one row per labelled triplet, the annotators' labels consolidated.
 - ``MOTION``: per-triplet optical-flow statistics and a suggested difficulty.
 - ``SPLITS``: which side of a source-exclusive train/test split each triplet is on.
+
+Benchmark results (``RESULTS_DIR/per_triplet.parquet``, written by ``atdkit bench``):
+- ``BENCH_RESULTS``: one row per (method, triplet): scores, the RoI scored, status and profile.
 
 Per-film scan cache (``DATASET_DIR/cache/<source_id>/``), so thresholds can be re-tuned
 without decoding again:
@@ -82,6 +88,23 @@ SOURCES = pa.schema(
     ]
 )
 
+ANNOTATIONS = pa.schema(
+    [
+        ("triplet_id", pa.string()),
+        ("annotator", pa.string()),  # who labelled (or, under reviews/, who adjudicated)
+        ("eligible", pa.bool_()),
+        ("reason", pa.string()),  # one of INELIGIBLE_REASONS; null when eligible
+        ("difficulty", pa.string()),  # one of DIFFICULTIES, or null
+        ("roi_x", pa.float64()),  # motion RoI on frame2, in frame2's pixels; null when none
+        ("roi_y", pa.float64()),
+        ("roi_w", pa.float64()),
+        ("roi_h", pa.float64()),
+        ("general_motion", pa.list_(pa.string())),  # subset of GENERAL_MOTIONS
+        ("behavior", pa.list_(pa.string())),  # subset of BEHAVIORS
+        ("created_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
 LABELS = pa.schema(
     [
         ("triplet_id", pa.string()),
@@ -132,5 +155,28 @@ FRAME_INDEX = pa.schema(
         ("index", pa.int64()),
         ("time", pa.float64()),
         ("thumbnail", pa.binary()),  # uint8 luma thumbnail, row-major (pipelines.selection.THUMBNAIL_SIZE)
+    ]
+)
+
+BENCH_RESULTS = pa.schema(
+    [
+        ("method", pa.string()),
+        ("triplet_id", pa.string()),
+        ("level", pa.int8()),  # index in DIFFICULTIES; null when unlabelled
+        ("general_motion", pa.list_(pa.string())),
+        ("behavior", pa.list_(pa.string())),
+        ("psnr", pa.float64()),  # dB; inf for an exact prediction; null when the triplet failed
+        ("ssim", pa.float64()),
+        ("roi_psnr", pa.float64()),  # null without an RoI or when it is empty after clipping
+        ("roi_ssim", pa.float64()),  # null also when the RoI is smaller than the SSIM window
+        ("ie", pa.float64()),  # interpolation error: mean RGB Euclidean distance, 0-255 scale
+        ("roi_x", pa.int32()),  # the RoI scored, in pixels of the scored frames (after scaling and clipping)
+        ("roi_y", pa.int32()),
+        ("roi_w", pa.int32()),
+        ("roi_h", pa.int32()),
+        ("seconds", pa.float64()),  # the method's time for this triplet (its batch's time / batch size)
+        ("status", pa.string()),  # "ok" or why the triplet failed
+        ("note", pa.string()),  # what was scored differently than asked (RoI clipped or too small, ...)
+        ("profile", pa.string()),  # metric profile, a key of atdkit.metrics.PROFILES
     ]
 )

@@ -61,3 +61,33 @@ def synth_clip(tmp_path_factory) -> tuple[Path, "object"]:
 
     clip = tmp_path_factory.mktemp("synth") / "cartoon.mp4"
     return clip, render_clip(clip, seed=3)
+
+
+@pytest.fixture(scope="session")
+def cartoon_dataset(tmp_path_factory) -> Path:
+    """A dataset extracted from four short synthetic clips (films film_0..film_3; series alpha,
+    alpha, beta, gamma), about 24 triplets. Read-only: copy it before changing it."""
+    from pipelines.synth import render_clip
+
+    folder = tmp_path_factory.mktemp("cartoon")
+    clips = [folder / f"film_{i}.mp4" for i in range(4)]
+    for i, clip in enumerate(clips):
+        render_clip(clip, seed=11 + i, size=(320, 180), seconds=3)
+    (folder / "series.csv").write_text("source_id,series\nfilm_0,alpha\nfilm_1,alpha\nfilm_2,beta\nfilm_3,gamma\n")
+    result = run_atdkit("extract", "--videos", *clips, "--series-map", folder / "series.csv", "--out", folder / "dataset")
+    assert result.returncode == 0, result.stderr
+    return folder / "dataset"
+
+
+def write_labels(dataset: Path, difficulty: dict[str, str | None], tags: dict[str, list[str]] | None = None) -> None:
+    """A consolidated labels.parquet: two eligible annotators per triplet, the given difficulty
+    and general-motion tags (``tags``: triplet_id -> tags)."""
+    from atdkit import schema
+    from atdkit.store import write_table
+
+    rows = [
+        {"triplet_id": t, "n_labels": 2, "n_eligible": 2, "kept": True, "difficulty": d, "general_motion": (tags or {}).get(t, []),
+         "behavior": [], "needs_review": False}
+        for t, d in difficulty.items()
+    ]
+    write_table(dataset / "labels.parquet", rows, schema.LABELS)

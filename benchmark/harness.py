@@ -1,0 +1,436 @@
+"""``atdkit bench``: score interpolation methods on DATA the way the paper's Table 1 did.
+
+For each method: triplets are read and resized ahead by background threads, fed to the method
+in batches (as large as it allows, one image size per batch), fitted to what it accepts
+(padding or resizing, undone on the output), scored by :mod:`atdkit.metrics` under the
+chosen profile, and committed to the results folder in parts, so that an interrupted run
+resumes (``--resume``) where it stopped. A triplet that cannot be read or scored is a row
+with the reason in ``status``; the run goes on.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+import atdkit
+from atdkit.metrics import DEFAULT_PROFILE, PROFILES, Profile, score, unit_float32
+from atdkit.store import Dataset, DatasetBusyError, temporary_sibling
+from benchmark import methods as registry
+from benchmark import results
+from benchmark.data import BenchData, DataError, Loaded, Triplet, load_triplet, open_data
+from benchmark.methods import Method, MethodError, Padding, Resize
+
+COMMIT_ROWS, COMMIT_SECONDS = 64, 10.0  # rows reach disk at least this often
+SHOWN_FAILURES = 20  # failed triplets listed on the terminal
+
+
+class BenchError(Exception):
+    """The run cannot start as asked; the message is one line."""
+
+
+@dataclass
+class BenchReport:
+    out: Path
+    summary: list[dict]
+    device: str
+    notes: list[str] = field(default_factory=list)  # warnings about the data and the device
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # (method, triplet_id, reason)
+
+    @property
+    def failed(self) -> int:
+        return sum(s["failed"] for s in self.summary)
+
+
+class RateColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed or 0:,.1f} triplets/s", style="progress.data.speed")
+
+
+def choose_device(name: str, fp16: bool = False) -> tuple[torch.device, str | None]:
+    """``auto`` | ``cuda`` | ``cpu`` -> the torch device, and a note when falling back to the CPU."""
+    available = torch.cuda.is_available()
+    if name == "cuda" and not available:
+        raise BenchError(f"--device cuda: PyTorch {torch.__version__} sees no CUDA GPU (a CPU-only build, or no driver)")
+    if name not in ("auto", "cuda", "cpu"):
+        raise BenchError(f"--device must be auto, cuda or cpu, got {name!r}")
+    device = torch.device("cuda" if name != "cpu" and available else "cpu")
+    if fp16 and device.type != "cuda":
+        raise BenchError("--fp16 needs a CUDA GPU (half precision on the CPU is slow and not what papers report)")
+    note = None
+    if device.type == "cpu":
+        why = "no CUDA GPU found" if name == "auto" else "--device cpu"
+        note = f"running on the CPU ({why}, {torch.get_num_threads()} threads): fine for weightless methods, slow for networks"
+    return device, note
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({os.cpu_count()} cores)"
+
+
+def prefetch(items: Iterable, load: Callable, workers: int, ahead: int) -> Iterator:
+    """``load(item)`` for every item, in order, computed up to ``ahead`` items early by ``workers`` threads."""
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="bench-load") as pool:
+        iterator = iter(items)
+        pending = deque(pool.submit(load, item) for item in islice(iterator, max(1, ahead)))
+        try:
+            while pending:
+                result = pending.popleft().result()
+                for item in islice(iterator, 1):
+                    pending.append(pool.submit(load, item))
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def fit_inputs(fit: Padding | Resize | None, tensors: list[torch.Tensor | None], flow_mask: list[bool]) -> tuple[list, Callable]:
+    """Fit (B, C, H, W) tensors to a method's rule; returns them and the function that undoes it on the output.
+
+    ``flow_mask`` marks the flow tensors, whose displacements scale with a resize.
+    """
+    height, width = next(t for t in tensors if t is not None).shape[-2:]
+    if fit is None:
+        return tensors, lambda out: out
+    if isinstance(fit, Padding):
+        pad_w, pad_h = -width % fit.multiple, -height % fit.multiple
+        padded = [None if t is None else F.pad(t, (0, pad_w, 0, pad_h), mode=fit.mode) for t in tensors]
+        return padded, lambda out: out[..., :height, :width]
+    new_w, new_h = (max(fit.multiple, round(v / fit.multiple) * fit.multiple) for v in (width, height))
+
+    def resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return F.interpolate(t, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+    fitted = []
+    for t, is_flow in zip(tensors, flow_mask):
+        if t is not None and is_flow:
+            t = resize(t, (new_h, new_w)) * torch.tensor([new_w / width, new_h / height], device=t.device).view(1, 2, 1, 1)
+        elif t is not None:
+            t = resize(t, (new_h, new_w))
+        fitted.append(t)
+    return fitted, lambda out: resize(out, (height, width))
+
+
+def _row(method: str, triplet: Triplet, profile: Profile, status: str, notes: Iterable[str] = (), **values) -> dict:
+    row = {
+        "method": method, "triplet_id": triplet.triplet_id, "level": triplet.level,
+        "general_motion": list(triplet.general_motion), "behavior": list(triplet.behavior),
+        "status": status, "profile": profile.name,
+    }
+    notes = [*triplet.notes, *notes]
+    row["note"] = "; ".join(notes) if notes else None
+    row.update(values)
+    return row
+
+
+class Runner:
+    """One method's pass over the triplets: batches in, rows out."""
+
+    def __init__(self, method: Method, interpolate, profile: Profile, device: torch.device, fp16: bool):
+        self.method, self.interpolate, self.profile, self.device, self.fp16 = method, interpolate, profile, device, fp16
+
+    def predict(self, batch: list[Loaded]) -> tuple[np.ndarray, float]:
+        """Middle frames (B, H, W, 3) float32, and the method's seconds for the batch."""
+        inputs = torch.from_numpy(unit_float32(np.stack([item.frames[::2] for item in batch]))).to(self.device)
+        inputs = inputs.permute(0, 1, 4, 2, 3)  # (B, frame1 and frame3, 3, H, W)
+        with_flows = batch[0].flows is not None and all(item.flows is not None for item in batch)
+        flows = torch.from_numpy(np.stack([item.flows for item in batch])).to(self.device) if with_flows else None
+        tensors = [inputs[:, 0], inputs[:, 1], None if flows is None else flows[:, 0], None if flows is None else flows[:, 1]]
+        (frame1, frame3, flow13, flow31), restore = fit_inputs(self.method.fit, tensors, [False, False, True, True])
+        started = time.perf_counter()
+        half = torch.autocast("cuda", dtype=torch.float16) if self.fp16 else contextlib.nullcontext()
+        with torch.inference_mode(), half:
+            middle = self.interpolate(frame1, frame3, None if flows is None else (flow13, flow31))
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        seconds = time.perf_counter() - started
+        middle = restore(middle.float()).permute(0, 2, 3, 1).cpu().numpy()
+        return middle, seconds
+
+    def score(self, item: Loaded, prediction: np.ndarray, seconds: float, frames_dir: Path | None) -> dict:
+        """One triplet's row (thread-safe); with ``frames_dir``, the prediction is saved there too."""
+        triplet = item.triplet
+        scores = score(prediction, item.frames[1], self.profile, triplet.roi, triplet.image_size or item.source_size)
+        if frames_dir:
+            save_prediction(frames_dir / f"{triplet.triplet_id}.png", self.profile.prepare(prediction))
+        roi = dict(zip(("roi_x", "roi_y", "roi_w", "roi_h"), scores.roi)) if scores.roi else {}
+        return _row(
+            self.method.name, triplet, self.profile, "ok", scores.notes, psnr=scores.psnr, ssim=scores.ssim,
+            roi_psnr=scores.roi_psnr, roi_ssim=scores.roi_ssim, ie=scores.ie, seconds=seconds, **roi,
+        )
+
+    def submit(self, batch: list[Loaded], pool: ThreadPoolExecutor, frames_dir: Path | None) -> list[Future]:
+        """Predict ``batch`` here and score it on ``pool``: futures of its rows, in order."""
+        try:
+            middle, seconds = self.predict(batch)
+        except Exception as error:  # a method failing on some input fails those triplets, not the run
+            reason = f"{self.method.name} failed: {type(error).__name__}: {error}".replace("\n", " ")
+            return [_done(_row(self.method.name, item.triplet, self.profile, reason)) for item in batch]
+        return [pool.submit(self.score, item, prediction, seconds / len(batch), frames_dir) for item, prediction in zip(batch, middle)]
+
+
+def _done(row: dict) -> Future:
+    future: Future = Future()
+    future.set_result(row)
+    return future
+
+
+def batches(loaded: Iterable[Loaded], size: int, failed: Callable[[Loaded], None]) -> Iterator[list[Loaded]]:
+    """Readable triplets grouped up to ``size``, one image size per batch; unreadable ones go to ``failed``."""
+    batch: list[Loaded] = []
+    for item in loaded:
+        if item.problem:
+            failed(item)
+            continue
+        if batch and (len(batch) == size or item.frames.shape != batch[0].frames.shape or (item.flows is None) != (batch[0].flows is None)):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
+
+
+def save_prediction(path: Path, prediction: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path)
+    image = np.round(np.clip(prediction, 0, 1) * 255).astype(np.uint8)
+    if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    os.replace(tmp, path)
+
+
+def resolve_methods(names: Sequence[str | Method]) -> list[Method]:
+    chosen = []
+    for name in names:
+        method = name if isinstance(name, Method) else registry.get(name)
+        if method.name not in [m.name for m in chosen]:
+            chosen.append(method)
+    if not chosen:
+        raise BenchError(f"no method given; known methods: {', '.join(registry.available())}")
+    return chosen
+
+
+def run_bench(
+    data: str | Path,
+    methods: Sequence[str | Method],
+    out: str | Path,
+    *,
+    profile: str = DEFAULT_PROFILE,
+    device: str = "auto",
+    weights: dict[str, Path] | None = None,
+    split: str | None = None,
+    resume: bool = False,
+    save_frames: bool = False,
+    fp16: bool = False,
+    workers: int | None = None,
+    console: Console | None = None,
+    command: str | None = None,
+) -> BenchReport:
+    """Score ``methods`` (names or :class:`Method` declarations) on ``data`` into ``out``; see the module doc.
+
+    ``data``: the ATD-12K test layout or an atdkit dataset (labelled or not). Raises BenchError
+    (one line) when the run cannot start; per-triplet problems become failed rows instead.
+    """
+    console = console or Console(stderr=True)
+    if profile not in PROFILES:
+        raise BenchError(f"unknown metric profile {profile!r}; profiles: {', '.join(PROFILES)}")
+    scoring = PROFILES[profile]
+    weights = {key: Path(path) for key, path in (weights or {}).items()}
+    try:
+        chosen = resolve_methods(methods)
+        known_keys = {w.key for m in chosen for w in m.weights}
+        for key in weights:
+            if key not in known_keys:
+                raise BenchError(f"--weights {key}=...: none of the methods asked for uses a weight file called {key}"
+                                 + (f" (they use: {', '.join(sorted(known_keys))})" if known_keys else " (they need no weights)"))
+        torch_device, device_note = choose_device(device, fp16)
+        for method in chosen:
+            if method.needs_gpu and torch_device.type != "cuda":
+                raise BenchError(f"method {method.name} needs a CUDA GPU; this run is on the CPU")
+        weight_paths = {m.name: registry.resolve_weights(m, weights) for m in chosen}
+        bench_data = open_data(data, split)
+    except (MethodError, DataError) as error:
+        raise BenchError(str(error)) from None
+    for method in chosen:
+        if method.flows == "required" and not bench_data.has_flows:
+            raise BenchError(f"method {method.name} needs precomputed SGM flows, which {bench_data.root} lacks (test_2k_pre_calc_sgm_flows/)")
+    notes = [*bench_data.warnings, *([device_note] if device_note else [])]
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+    out = Path(out)
+    store = results.ResultsDir(out)
+    fingerprint = bench_data.fingerprint()
+    context = {
+        "atdkit": atdkit.__version__,
+        "command": command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "status": "running",
+        "libraries": library_versions(),
+        "device": {"name": device_name(torch_device), "note": device_note},
+        "precision": "fp16 autocast" if fp16 else "fp32",
+        "profile": scoring.facts(),
+        "data": {
+            "path": str(bench_data.root.resolve()), "layout": bench_data.layout, "split": bench_data.split,
+            "triplets": len(bench_data.triplets), "labelled": bench_data.labelled, "flows": bench_data.has_flows,
+            "fingerprint": fingerprint,
+        },
+        "methods": {},
+    }
+    try:
+        with Dataset(out).writing():
+            store.check_start(resume, scoring.name, fingerprint)
+            if resume and store.run_json.exists():
+                context["methods"] = json.loads(store.run_json.read_text()).get("methods", {})
+            for method in chosen:
+                context["methods"][method.name] = {
+                    **method.facts(),
+                    "weights": {key: {"path": str(path), "sha256": registry.sha256(path)} for key, path in weight_paths[method.name].items()},
+                }
+            results.write_run_json(out, context)
+            for method in chosen:
+                _score_method(method, weight_paths[method.name], bench_data, scoring, torch_device, fp16, store,
+                              workers, save_frames, console)
+            frame = store.finish([m.name for m in chosen])
+            summary = results.summarise(frame)
+            context.update(status="finished", finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            context["rows"] = {"scored": int((frame["status"] == "ok").sum()), "failed": int((frame["status"] != "ok").sum())}
+            results.write_summary(out, summary, context)
+            results.plot_levels(summary, out / "psnr_by_level.png")
+            results.plot_distribution(frame, [s["method"] for s in summary], out / "psnr_distribution.png")
+            results.write_run_json(out, context)
+    except (results.ResultsError, DatasetBusyError) as error:
+        raise BenchError(str(error)) from None
+    failures = frame.loc[frame["status"] != "ok", ["method", "triplet_id", "status"]].itertuples(index=False, name=None)
+    return BenchReport(out, summary, context["device"]["name"], notes, list(failures))
+
+
+def _score_method(method: Method, weight_paths: dict, data: BenchData, profile: Profile, device: torch.device, fp16: bool,
+                  store: results.ResultsDir, workers: int | None, save_frames: bool, console: Console) -> None:
+    done = store.rows()
+    done = set(done.loc[(done["method"] == method.name) & (done["status"] == "ok"), "triplet_id"])
+    todo = [t for t in data.triplets if t.triplet_id not in done]
+    if done:
+        console.print(f"{method.name}: {len(done)} triplets already scored, {len(todo)} to go", highlight=False)
+    try:
+        interpolate = method.load(weight_paths, device)
+    except Exception as error:  # a checkpoint that does not fit the network, out of memory, ...
+        raise BenchError(f"method {method.name} could not be loaded: {type(error).__name__}: {error}") from None
+    runner = Runner(method, interpolate, profile, device, fp16)
+    workers = workers or min(4, os.cpu_count() or 1)
+    load = lambda triplet: load_triplet(triplet, profile.size, method.flows)  # noqa: E731
+    frames_dir = store.root / "frames" / method.name if save_frames else None
+    rows: list[dict] = []
+    last_commit = time.monotonic()
+
+    def failed(item: Loaded) -> None:
+        scored.append(_done(_row(method.name, item.triplet, profile, item.problem)))
+
+    def collect(until: int) -> None:
+        """Take finished rows in order, waiting while more than ``until`` are in flight; commit now and then."""
+        nonlocal rows, last_commit
+        while scored and (len(scored) > until or scored[0].done()):
+            rows.append(scored.popleft().result())
+            progress.advance(task)
+        if len(rows) >= COMMIT_ROWS or time.monotonic() - last_commit > COMMIT_SECONDS:
+            store.commit_part(rows)
+            rows, last_commit = [], time.monotonic()
+
+    columns = (TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    scored: deque[Future] = deque()
+    with Progress(*columns, console=console) as progress, ThreadPoolExecutor(workers, thread_name_prefix="bench-score") as pool:
+        task = progress.add_task(method.name, total=len(todo))
+        try:
+            loaded = prefetch(todo, load, workers, ahead=2 * max(workers, method.batch_size))
+            for batch in batches(loaded, method.batch_size, failed):
+                scored.extend(runner.submit(batch, pool, frames_dir))
+                collect(until=2 * max(workers, method.batch_size))
+            collect(until=0)
+        finally:  # interrupted: keep what was scored
+            wait(scored)
+            rows += [future.result() for future in scored if not future.cancelled() and not future.exception()]
+            store.commit_part(rows)
+    _contact_sheet(method, runner, data, profile, store)
+
+
+def _contact_sheet(method: Method, runner: Runner, data: BenchData, profile: Profile, store: results.ResultsDir) -> None:
+    """The method's worst triplets (over every row so far), predicted again, as worst_<method>.png."""
+    frame = store.rows()
+    ids = results.worst(frame, method.name)
+    if not ids:
+        return
+    by_id = {t.triplet_id: t for t in data.triplets}
+    psnr = dict(zip(frame.loc[frame["method"] == method.name, "triplet_id"], frame.loc[frame["method"] == method.name, "psnr"]))
+    panels = []
+    for triplet_id in ids:
+        if triplet_id not in by_id:
+            continue
+        item = load_triplet(by_id[triplet_id], profile.size, method.flows)
+        if item.problem:
+            continue
+        try:
+            (prediction,), _ = runner.predict([item])
+        except Exception:  # already recorded as a failed row when it failed in the run
+            continue
+        panels.append({
+            "triplet_id": triplet_id, "psnr": psnr[triplet_id], "frame1": item.frames[0], "frame3": item.frames[2],
+            "truth": item.frames[1], "prediction": profile.prepare(prediction),
+        })
+    if panels:
+        results.contact_sheet(method.name, panels, store.root / f"worst_{method.name}.png")
+
+
+def library_versions() -> dict:
+    import matplotlib
+    import pandas
+    import PIL
+    import pyarrow
+    import skimage
+
+    return {
+        "python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
+        "pillow": PIL.__version__, "scikit-image": skimage.__version__, "pyarrow": pyarrow.__version__,
+        "pandas": pandas.__version__, "matplotlib": matplotlib.__version__,
+    }
+
+
+def print_summary(console: Console, report: BenchReport) -> None:
+    """The Table 1 layout on the terminal, and where the files are."""
+    table = Table(title=f"benchmark ({report.device})", title_justify="left")
+    for column in ("method", *results.GROUP_TITLES.values(), "failed"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for s in report.summary:
+        table.add_row(s["method"], *(results.cell(s["groups"][g]) for g in results.GROUPS), str(s["failed"]))
+    console.print(table)
+    by_problem: dict[tuple[str, str], list[str]] = {}
+    for method, triplet_id, reason in report.failures:
+        by_problem.setdefault((triplet_id, reason), []).append(method)
+    for i, ((triplet_id, reason), names) in enumerate(by_problem.items()):
+        if i == SHOWN_FAILURES:
+            console.print(f"... and {len(by_problem) - i} more failed triplets (status column of per_triplet.parquet)", style="red")
+            break
+        console.print(f"failed: {triplet_id} ({', '.join(names)}): {reason}", style="red", highlight=False)
+    console.print(
+        f"PSNR / SSIM; results in {report.out} (per_triplet.parquet, summary.md, summary.csv, run.json, plots)", highlight=False
+    )

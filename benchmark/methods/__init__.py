@@ -1,0 +1,169 @@
+"""Interpolation methods, one module each, found by name.
+
+A method module (or subpackage) defines ``METHOD = Method(...)``: a small declaration the
+harness reads to feed it (inputs, padding or resizing rule, batching, device) and to record
+how it ran, and a ``load`` function that returns the interpolator. Every module of this
+package is discovered automatically: adding a method is adding one module.
+
+An interpolator is called as ``interpolate(frame1, frame3, flows)`` with float32 tensors
+(B, 3, H, W) in [0, 1] on the run's device, ``flows`` = (flow 1->3, flow 3->1), each
+(B, 2, H, W) in pixels (channel 0 = x), or None; it returns the middle frames (B, 3, H, W),
+in any range (the metric profile clamps).
+
+Weights are always user-supplied files, never downloaded: ``--weights KEY=PATH``, or the
+expected file name in :func:`weights_dir`. They are checked (sha256 when known, expected
+checkpoint keys) before a run starts.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import pkgutil
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+
+
+class Interpolator(Protocol):
+    def __call__(self, frame1: torch.Tensor, frame3: torch.Tensor, flows: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor: ...
+
+
+class MethodError(Exception):
+    """A method cannot run as asked (unknown name, missing or wrong weights); the message is one line."""
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    key: str  # what users name in --weights KEY=PATH
+    filename: str  # the file's expected name (looked for in weights_dir())
+    source: str  # where users get it
+    keys: tuple[str, ...] = ()  # top-level keys the checkpoint must hold
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Padding:
+    """Pad inputs to a multiple of ``multiple`` px (right and bottom), crop the output back."""
+
+    multiple: int
+    mode: str = "replicate"  # torch.nn.functional.pad mode
+
+    def describe(self) -> str:
+        return f"pad right/bottom to a multiple of {self.multiple} ({self.mode}), output cropped back"
+
+
+@dataclass(frozen=True)
+class Resize:
+    """Resize inputs to the nearest multiple of ``multiple`` px (bilinear), resize the output back."""
+
+    multiple: int
+
+    def describe(self) -> str:
+        return f"resize to the nearest multiple of {self.multiple} (bilinear, antialiased), output resized back"
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    summary: str
+    load: Callable[[dict[str, Path], torch.device], Interpolator]  # (weight paths by key, device)
+    flows: str = "none"  # precomputed SGM flows: "none", "optional" or "required"
+    fit: Padding | Resize | None = None  # how frames are fitted to what the network accepts
+    weights: tuple[WeightFile, ...] = ()
+    needs_gpu: bool = False
+    batch_size: int = 1  # triplets per call (all of one size)
+
+    def facts(self) -> dict:
+        return {
+            "summary": self.summary,
+            "flows": self.flows,
+            "padding": self.fit.describe() if self.fit else "none",
+            "batch_size": self.batch_size,
+            "needs_gpu": self.needs_gpu,
+        }
+
+
+@lru_cache(maxsize=1)
+def available() -> dict[str, Method]:
+    """Every method of this package, by name."""
+    found: dict[str, Method] = {}
+    for module in pkgutil.iter_modules(__path__):
+        method = getattr(importlib.import_module(f"{__name__}.{module.name}"), "METHOD", None)
+        if isinstance(method, Method):
+            found[method.name] = method
+    return dict(sorted(found.items()))
+
+
+def get(name: str) -> Method:
+    methods = available()
+    if name not in methods:
+        raise MethodError(f"unknown method {name!r}; known methods: {', '.join(methods)}")
+    return methods[name]
+
+
+def weightless() -> list[str]:
+    """Names of the methods that need no weight files (what ``atdkit demo`` can always run)."""
+    return [name for name, method in available().items() if not method.weights]
+
+
+def weights_dir() -> Path:
+    """Where weight files are looked for by their expected name: $ATDKIT_WEIGHTS or ~/.cache/atdkit/weights."""
+    return Path(os.environ.get("ATDKIT_WEIGHTS") or Path.home() / ".cache" / "atdkit" / "weights")
+
+
+def locate(weight: WeightFile, given: dict[str, Path]) -> Path | None:
+    """The file for ``weight``: the path given with --weights, else its expected name in weights_dir()."""
+    path = given.get(weight.key) or weights_dir() / weight.filename
+    return path if path.is_file() else None
+
+
+def missing_message(method: Method, weight: WeightFile, given: dict[str, Path]) -> str:
+    if weight.key in given:
+        where = f"{given[weight.key]} (given with --weights {weight.key}=...) does not exist"
+    else:
+        where = f"{weights_dir() / weight.filename} not found; pass --weights {weight.key}=PATH"
+    return f"method {method.name} needs {weight.filename}: {where}; get it from {weight.source}"
+
+
+def resolve_weights(method: Method, given: dict[str, Path]) -> dict[str, Path]:
+    """Every weight file of ``method``, found and checked; MethodError (one line) otherwise."""
+    paths = {}
+    for weight in method.weights:
+        path = locate(weight, given)
+        if path is None:
+            raise MethodError(missing_message(method, weight, given))
+        if weight.sha256 and sha256(path) != weight.sha256:
+            raise MethodError(f"{path}: sha256 differs from {weight.filename}'s ({weight.sha256[:12]}...): a different or damaged file")
+        if weight.keys:
+            try:
+                checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as error:  # torch raises many types for a bad file
+                raise MethodError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
+            absent = [key for key in weight.keys if not isinstance(checkpoint, dict) or key not in checkpoint]
+            if absent:
+                raise MethodError(f"{path}: checkpoint lacks {', '.join(absent)}: not {weight.filename}")
+        paths[weight.key] = path
+    return paths
+
+
+def weight_status(method: Method, given: dict[str, Path] | None = None) -> str:
+    """One line for ``atdkit bench --list``."""
+    if not method.weights:
+        return "no weights needed"
+    parts = []
+    for weight in method.weights:
+        path = locate(weight, given or {})
+        parts.append(f"{weight.filename}: {'found at ' + str(path) if path else 'missing (get it from ' + weight.source + ')'}")
+    return "; ".join(parts)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,377 @@
+"""Per-triplet motion statistics (paper, section 3): ``atdkit stats`` -> ``DATASET_DIR/motion.parquet``.
+
+For every triplet:
+1. frame1 and frame3 are read and area-resized to fit the flow box (default 960x540, aspect
+   kept, never upscaled);
+2. the flow frame1 -> frame3 and frame3 -> frame1 is estimated (``pipelines/flow.py``, OpenCV
+   DIS by default) and its vectors scaled to the saved images' resolution;
+3. ``flow_mean`` and ``flow_std`` are the mean and standard deviation of the displacement
+   magnitude over every pixel of both flows, in pixels of the saved images;
+4. ``occlusion_ratio`` is the share of occluded pixels, averaged over both directions. A
+   pixel x with flow f to the other frame is occluded when x + f falls outside the frame
+   (what leaves the picture has no match), or when it fails the forward-backward check of
+   Sundaram, Brox and Keutzer (ECCV 2010), |f + b|^2 > 0.01 (|f|^2 + |b|^2) + 0.5 with b
+   the flow back from x + f (bilinear, flow-box pixels), *and* its colour differs from the
+   colour at x + f by more than 24 (of 255) in some RGB channel. The colour condition keeps
+   flat areas out: there DIS's flow is arbitrary and fails the check, but any match has the
+   right colour, so nothing is hidden or revealed that an interpolator would miss;
+5. ``suggested_difficulty`` follows from the motion and the occlusion (``pipelines/difficulty.py``).
+
+Triplets are measured in parallel (one process per worker). Measured rows are saved every
+PART_ROWS rows (or PART_SECONDS) as a part under ``stats/motion-parts/``; a run that is
+interrupted, even with ``kill -9``, resumes from them. The table is written last, atomically;
+rows measured with another flow method or box are measured again.
+"""
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import signal
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
+
+from atdkit import schema
+from atdkit.sizes import format_size, parse_size
+from atdkit.store import Dataset, remove, write_table
+from pipelines.difficulty import Agreement, Thresholds, agreement, calibrate, motion_percent
+from pipelines.extract import analysis_size
+from pipelines.flow import FlowEstimator, make_estimator
+from pipelines.tables import read_dataset_table, table_path, write_file
+
+CONSISTENCY_ALPHA, CONSISTENCY_BETA = 0.01, 0.5  # forward-backward check, flow-box pixels squared
+COLOUR_TOLERANCE = 24  # largest RGB channel difference (0-255) between a pixel and its match
+PART_ROWS, PART_SECONDS = 16, 10.0
+
+
+def stats_dir(dataset: Dataset) -> Path:
+    return dataset.root / "stats"
+
+
+def thresholds_path(dataset: Dataset) -> Path:
+    return stats_dir(dataset) / "difficulty_thresholds.json"
+
+
+def parts_dir(dataset: Dataset) -> Path:
+    return stats_dir(dataset) / "motion-parts"
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    method: str = "dis"
+    box: tuple[int, int] = (960, 540)  # the flow is estimated on frames fitted into this box
+
+    def metadata(self) -> dict[bytes, bytes]:
+        """Saved in motion.parquet's schema: rows are reused only by a run with the same settings."""
+        return {b"atdkit.flow": self.method.encode(), b"atdkit.flow_box": format_size(self.box).encode()}
+
+    def describe(self) -> str:
+        return f"{self.method} flow on frames fitted into {format_size(self.box)}"
+
+    @classmethod
+    def of_table(cls, path: Path) -> "FlowSettings":
+        """The settings a saved motion table was measured with."""
+        metadata = pq.read_schema(path).metadata or {}
+        return cls(metadata.get(b"atdkit.flow", b"dis").decode(), parse_size(metadata.get(b"atdkit.flow_box", b"960x540").decode()))
+
+
+class FrameError(Exception):
+    """A triplet's image that cannot be used; the message names the file."""
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FrameError(f"{path}: no such file")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FrameError(f"{path}: not a readable image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+@functools.lru_cache(maxsize=4)
+def _pixel_grid(height: int, width: int) -> np.ndarray:
+    """(H, W, 2) float32: each pixel's (x, y)."""
+    xs, ys = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return np.dstack([xs, ys])
+
+
+def _squared_norm(vectors: np.ndarray) -> np.ndarray:
+    x, y = cv2.split(vectors)
+    return cv2.add(cv2.multiply(x, x), cv2.multiply(y, y))
+
+
+def occluded(first: np.ndarray, second: np.ndarray, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+    """Pixels of ``first`` without a consistent match in ``second``, given the flows between them.
+
+    A pixel is occluded when its match falls outside the frame, or when the backward flow at
+    its match does not bring it back (forward-backward check) and the colours differ there.
+    """
+    height, width = forward.shape[:2]
+    target = _pixel_grid(height, width) + forward
+    inside = cv2.inRange(target, (-0.5, -0.5), (width - 0.5, height - 0.5)) > 0  # on a pixel of the frame
+    back = cv2.remap(backward, target, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    matched = cv2.remap(second, target, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    tolerance = CONSISTENCY_ALPHA * (_squared_norm(forward) + _squared_norm(back)) + CONSISTENCY_BETA
+    inconsistent = _squared_norm(forward + back) > tolerance
+    channels = cv2.split(cv2.absdiff(first, matched))
+    recoloured = functools.reduce(cv2.max, channels) > COLOUR_TOLERANCE
+    return ~inside | (inconsistent & recoloured)
+
+
+def flow_statistics(frame1: np.ndarray, frame3: np.ndarray, estimate: FlowEstimator, box: tuple[int, int]) -> dict:
+    """``flow_mean``, ``flow_std`` (pixels of the given frames) and ``occlusion_ratio`` of one triplet."""
+    height, width = frame1.shape[:2]
+    size = analysis_size(width, height, box)
+    if size != (width, height):
+        frame1, frame3 = (cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in (frame1, frame3))
+    forward, backward = estimate(frame1, frame3), estimate(frame3, frame1)
+    scale_x, scale_y = width / size[0], height / size[1]
+    magnitudes = [cv2.magnitude(flow[..., 0] * scale_x, flow[..., 1] * scale_y) for flow in (forward, backward)]
+    mean, std = (float(v[0, 0]) for v in cv2.meanStdDev(np.vstack(magnitudes)))
+    occlusion = (occluded(frame1, frame3, forward, backward).mean() + occluded(frame3, frame1, backward, forward).mean()) / 2
+    return {"flow_mean": mean, "flow_std": std, "occlusion_ratio": float(occlusion)}
+
+
+def measure_triplet(folder: Path, estimate: FlowEstimator, box: tuple[int, int]) -> dict:
+    frame1, frame3 = read_rgb(folder / "frame1.png"), read_rgb(folder / "frame3.png")
+    if frame1.shape != frame3.shape:
+        sizes = [f"{f.shape[1]}x{f.shape[0]}" for f in (frame1, frame3)]
+        raise FrameError(f"{folder}: frame1.png is {sizes[0]} but frame3.png is {sizes[1]}")
+    return flow_statistics(frame1, frame3, estimate, box)
+
+
+# --------------------------------------------------------------------------- workers
+
+_estimator: FlowEstimator | None = None
+_box: tuple[int, int] = (0, 0)
+
+
+def _init_worker(settings: FlowSettings, in_pool: bool) -> None:
+    global _estimator, _box
+    if in_pool:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops the pool and saves what is done
+        cv2.setNumThreads(1)
+    _estimator, _box = make_estimator(settings.method), settings.box
+
+
+def _measure(job: tuple[str, str]) -> tuple[str, dict | str]:
+    """(triplet_id, statistics) or (triplet_id, one-line error)."""
+    triplet_id, folder = job
+    try:
+        return triplet_id, measure_triplet(Path(folder), _estimator, _box)
+    except FrameError as error:
+        return triplet_id, str(error)
+
+
+def _measure_all(jobs: list[tuple[str, str]], settings: FlowSettings, workers: int) -> Iterator[tuple[str, dict | str]]:
+    if workers <= 1 or len(jobs) < 2:
+        _init_worker(settings, in_pool=False)
+        yield from map(_measure, jobs)
+        return
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings, True))
+    try:
+        yield from pool.map(_measure, jobs, chunksize=2)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class TripletRateColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        return Text(f"{task.speed or 0:,.1f} triplets/s", style="progress.data.speed")
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@dataclass
+class MotionReport:
+    table: pa.Table  # MOTION rows of every triplet measured so far, in triplets.parquet order
+    settings: FlowSettings
+    thresholds: Thresholds
+    measured: int  # triplets measured by this run
+    reused: int  # triplets whose statistics came from an earlier run
+    seconds: float  # time spent measuring
+    errors: list[str]  # one line per triplet that could not be measured
+
+    @property
+    def rate(self) -> float:
+        return self.measured / self.seconds if self.seconds else 0.0
+
+
+def _saved_rows(path: Path, settings: FlowSettings) -> list[dict]:
+    """MOTION rows of a table or part at ``path`` when it was measured with ``settings``."""
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+        if any(metadata.get(k) != v for k, v in settings.metadata().items()):
+            return []
+        return pq.read_table(path, schema=schema.MOTION).to_pylist()
+    except (pa.ArrowException, OSError):
+        return []
+
+
+def with_suggestions(rows: Iterable[dict], triplets: pa.Table, thresholds: Thresholds) -> pa.Table:
+    """MOTION table of ``rows`` in ``triplets`` order, ``suggested_difficulty`` from ``thresholds``."""
+    by_id = {row["triplet_id"]: row for row in rows}
+    order = [(t, w, h) for t, w, h in zip(*(triplets[c].to_pylist() for c in ("triplet_id", "width", "height"))) if t in by_id]
+    measured = [by_id[t] for t, _, _ in order]
+    flow_mean = np.array([r["flow_mean"] for r in measured], float)
+    occlusion = np.array([r["occlusion_ratio"] for r in measured], float)
+    sizes = np.array([(w, h) for _, w, h in order], float).reshape(-1, 2)
+    levels = thresholds.levels(motion_percent(flow_mean, sizes[:, 0], sizes[:, 1]), occlusion)
+    return pa.Table.from_pylist(
+        [{**row, "suggested_difficulty": schema.DIFFICULTIES[level]} for row, level in zip(measured, levels)], schema=schema.MOTION
+    )
+
+
+def recorded_thresholds(path: Path) -> Thresholds | None:
+    """The thresholds a saved motion table's suggestions were made with."""
+    recorded = (pq.read_schema(path).metadata or {}).get(b"atdkit.difficulty_thresholds")
+    return Thresholds.from_json(recorded.decode()) if recorded else None
+
+
+def write_motion(dataset: Dataset, table: pa.Table, settings: FlowSettings, thresholds: Thresholds) -> None:
+    metadata = {**settings.metadata(), b"atdkit.difficulty_thresholds": thresholds.to_json().encode()}
+    write_table(table_path(dataset, "motion"), table, schema.MOTION.with_metadata(metadata))
+
+
+def compute_motion(dataset: Dataset, flow: str = "dis", flow_box: tuple[int, int] = (960, 540), workers: int = 1,
+                   console: Console | None = None, thresholds: Thresholds | None = None) -> MotionReport:
+    """Measure every triplet of ``dataset`` not measured yet and write ``motion.parquet``.
+
+    ``thresholds`` default to ``stats/difficulty_thresholds.json`` (a calibration) or else the
+    defaults. ``console`` shows a progress bar. Raises pipelines.tables.DatasetError, ValueError (unknown flow method).
+    """
+    settings = FlowSettings(flow, tuple(flow_box))
+    make_estimator(flow)  # an unknown name fails here, before any work
+    thresholds = thresholds or Thresholds.load(thresholds_path(dataset))
+    triplets = read_dataset_table(dataset, "triplets", required=True)
+    with dataset.writing():
+        done: dict[str, dict] = {}
+        for path in [table_path(dataset, "motion"), *sorted(parts_dir(dataset).glob("part-*.parquet"))]:
+            if path.is_file():
+                done.update((row["triplet_id"], row) for row in _saved_rows(path, settings))
+        ids = triplets["triplet_id"].to_pylist()
+        jobs = [(t, str(dataset.triplet_dir(t))) for t in ids if t not in done]
+        reused = len(ids) - len(jobs)
+        errors: list[str] = []
+        started = time.perf_counter()
+        with _progress(console) as progress:
+            task = progress.add_task("measuring motion", total=len(jobs))
+            part: list[dict] = []
+            last_save = time.monotonic()
+            try:
+                for triplet_id, result in _measure_all(jobs, settings, workers):
+                    if isinstance(result, str):
+                        errors.append(result)
+                    else:
+                        row = {"triplet_id": triplet_id, **result, "suggested_difficulty": None}
+                        part.append(row)
+                        done[triplet_id] = row
+                    progress.advance(task)
+                    if len(part) >= PART_ROWS or (part and time.monotonic() - last_save > PART_SECONDS):
+                        _save_part(dataset, part, settings)
+                        part, last_save = [], time.monotonic()
+            finally:
+                _save_part(dataset, part, settings)
+        seconds = time.perf_counter() - started
+        table = with_suggestions(done.values(), triplets, thresholds)
+        write_motion(dataset, table, settings, thresholds)
+        if parts_dir(dataset).exists():
+            remove(parts_dir(dataset))
+    return MotionReport(table, settings, thresholds, len(jobs) - len(errors), reused, seconds, errors)
+
+
+def _save_part(dataset: Dataset, rows: list[dict], settings: FlowSettings) -> None:
+    if rows:
+        path = parts_dir(dataset) / f"part-{time.time_ns()}.parquet"
+        write_table(path, rows, schema.MOTION.with_metadata(settings.metadata()))
+
+
+def _progress(console: Console | None) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TripletRateColumn(), TimeElapsedColumn(),
+        TimeRemainingColumn(), console=console, transient=True, disable=console is None,
+    )
+
+
+def read_motion(dataset: Dataset, required: bool = False) -> pa.Table | None:
+    return read_dataset_table(dataset, "motion", required=required)
+
+
+def histograms_path(dataset: Dataset) -> Path:
+    return stats_dir(dataset) / "motion_histograms.png"
+
+
+def write_histograms(dataset: Dataset, motion: pa.Table, compare: Dataset | None = None) -> Path:
+    """Fig. 3b-style normalised histograms at ``stats/motion_histograms.png``, ``compare`` overlaid."""
+    from pipelines import plots  # matplotlib: imported when needed, measuring workers never are
+
+    datasets = {dataset.root.name or str(dataset.root): motion}
+    if compare is not None:
+        other = read_motion(compare, required=True)
+        name = compare.root.name if compare.root.name not in datasets else str(compare.root)
+        datasets[name] = other
+    path = histograms_path(dataset)
+    write_file(path, plots.motion_histograms(datasets))
+    return path
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+@dataclass
+class Calibration:
+    before: Thresholds
+    after: Thresholds
+    agreement_before: Agreement
+    agreement_after: Agreement
+    table: pa.Table  # motion.parquet with suggestions from the fitted thresholds
+
+
+def human_levels(dataset: Dataset, motion: pa.Table) -> tuple[pa.Table, np.ndarray]:
+    """The triplets of ``motion`` with a human difficulty in labels.parquet, and those levels."""
+    labels = read_dataset_table(dataset, "labels", required=True)
+    difficulty = {t: d for t, d in zip(labels["triplet_id"].to_pylist(), labels["difficulty"].to_pylist()) if d in schema.DIFFICULTIES}
+    rows = [row for row in motion.to_pylist() if row["triplet_id"] in difficulty]
+    levels = np.array([schema.DIFFICULTIES.index(difficulty[r["triplet_id"]]) for r in rows], int)
+    return pa.Table.from_pylist(rows, schema=schema.MOTION), levels
+
+
+def suggestion_agreement(dataset: Dataset, motion: pa.Table) -> Agreement | None:
+    """How motion.parquet's suggestions agree with the human difficulties; None without labels."""
+    if not table_path(dataset, "labels").is_file():
+        return None
+    labelled, human = human_levels(dataset, motion)
+    suggested = [schema.DIFFICULTIES.index(d) for d in labelled["suggested_difficulty"].to_pylist()]
+    return agreement(human, np.array(suggested, int)) if len(human) else None
+
+
+def calibrate_dataset(dataset: Dataset) -> Calibration:
+    """Fit the difficulty thresholds to labels.parquet, save them and re-suggest every triplet."""
+    motion = read_motion(dataset, required=True)
+    triplets = read_dataset_table(dataset, "triplets", required=True)
+    labelled, human = human_levels(dataset, motion)
+    sizes = {t: (w, h) for t, w, h in zip(*(triplets[c].to_pylist() for c in ("triplet_id", "width", "height")))}
+    width, height = np.array([sizes[t] for t in labelled["triplet_id"].to_pylist()], float).reshape(-1, 2).T
+    percent = motion_percent(labelled["flow_mean"].to_numpy(), width, height)
+    occlusion = labelled["occlusion_ratio"].to_numpy()
+    before = Thresholds.load(thresholds_path(dataset))
+    after = calibrate(percent, occlusion, human, start=before)
+    fitted = agreement(human, after.levels(percent, occlusion))
+    with dataset.writing():
+        after.save(thresholds_path(dataset), fitted_on=len(human), kappa=fitted.kappa)
+        table = with_suggestions(motion.to_pylist(), triplets, after)
+        write_motion(dataset, table, FlowSettings.of_table(table_path(dataset, "motion")), after)
+    return Calibration(before, after, agreement(human, before.levels(percent, occlusion)), fitted, table)
+
