@@ -71,13 +71,30 @@ def temporary_sibling(path: Path) -> Path:
     return path.with_name(f"{TMP_PREFIX}{path.stem}.{os.getpid()}{path.suffix}")
 
 
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path to write ``path``'s content to; renamed onto ``path`` when the block
+    succeeds, removed when it fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_file(path: Path, data: bytes | str) -> None:
+    """Write ``data`` (text as UTF-8) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
 def write_table(path: Path, rows: list[dict] | pa.Table, schema: pa.Schema) -> None:
     """Write ``rows`` as Parquet with ``schema``, atomically."""
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path)
-    pq.write_table(table.cast(schema), tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(table.cast(schema), tmp)
 
 
 class TableWriter:

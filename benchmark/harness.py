@@ -33,7 +33,7 @@ from rich.text import Text
 
 import atdkit
 from atdkit.metrics import DEFAULT_PROFILE, PROFILES, Profile, score, unit_float32
-from atdkit.store import Dataset, DatasetBusyError, temporary_sibling
+from atdkit.store import Dataset, DatasetBusyError, atomic_path
 from benchmark import methods as registry
 from benchmark import results
 from benchmark.data import BenchData, DataError, Loaded, Triplet, load_triplet, open_data
@@ -212,12 +212,10 @@ def batches(loaded: Iterable[Loaded], size: int, failed: Callable[[Loaded], None
 
 
 def save_prediction(path: Path, prediction: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path)
     image = np.round(np.clip(prediction, 0, 1) * 255).astype(np.uint8)
-    if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"could not write {path}")
 
 
 def resolve_methods(names: Sequence[str | Method]) -> list[Method]:

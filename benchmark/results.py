@@ -22,7 +22,6 @@ import csv
 import io
 import json
 import math
-import os
 from pathlib import Path
 
 import cv2
@@ -32,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from atdkit import schema
-from atdkit.store import remove, temporary_sibling, write_table
+from atdkit.store import atomic_path, remove, write_file, write_table
 
 PER_TRIPLET, RUN_JSON = "per_triplet.parquet", "run.json"
 PARTIAL = ".partial"
@@ -44,12 +43,6 @@ SHEET_WIDTH = 320  # px of each contact-sheet panel
 
 class ResultsError(Exception):
     """RESULTS_DIR cannot take this run (results of another run, without --resume); one line."""
-
-
-def write_text(path: Path, text: str) -> None:
-    tmp = temporary_sibling(path)
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 class ResultsDir:
@@ -217,9 +210,9 @@ def tags_csv(summary: list[dict]) -> str:
 
 
 def write_summary(root: Path, summary: list[dict], context: dict) -> None:
-    write_text(root / "summary.md", summary_markdown(summary, context))
-    write_text(root / "summary.csv", summary_csv(summary))
-    write_text(root / "summary_tags.csv", tags_csv(summary))
+    write_file(root / "summary.md", summary_markdown(summary, context))
+    write_file(root / "summary.csv", summary_csv(summary))
+    write_file(root / "summary_tags.csv", tags_csv(summary))
 
 
 def worst(frame: pd.DataFrame, method: str, count: int = WORST) -> list[str]:
@@ -238,9 +231,8 @@ def _pyplot():
 
 
 def _save(figure, path: Path) -> None:
-    tmp = temporary_sibling(path)
-    figure.savefig(tmp, dpi=100, bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=100, bbox_inches="tight")
 
 
 def plot_levels(summary: list[dict], path: Path) -> None:
@@ -317,11 +309,10 @@ def contact_sheet(method: str, panels: list[dict], path: Path) -> None:
             sheet[y : y + panel_h, x : x + SHEET_WIDTH] = cv2.resize(image, (SHEET_WIDTH, panel_h), interpolation=cv2.INTER_AREA)
         _text(sheet, panel["triplet_id"][:24], (8, y + panel_h // 2 - 4), 0.45)
         _text(sheet, f"{panel['psnr']:.2f} dB; error scale 0-{top:.0f}", (8, y + panel_h // 2 + 16), 0.45)
-    tmp = temporary_sibling(path)
-    if not cv2.imwrite(str(tmp), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"could not write {path}")
 
 
 def write_run_json(root: Path, context: dict) -> None:
-    write_text(root / RUN_JSON, json.dumps(context, indent=2) + "\n")
+    write_file(root / RUN_JSON, json.dumps(context, indent=2) + "\n")

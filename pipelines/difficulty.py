@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from atdkit.schema import DIFFICULTIES
-from pipelines.tables import write_file
+from atdkit.store import write_file
 
 LEVELS = list(range(len(DIFFICULTIES)))
 MAX_CANDIDATES = 1000  # threshold values tried per measure when calibrating

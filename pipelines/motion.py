@@ -47,7 +47,8 @@ from atdkit.store import Dataset, remove, write_table
 from pipelines.difficulty import Agreement, Thresholds, agreement, calibrate, motion_percent
 from pipelines.extract import analysis_size
 from pipelines.flow import FlowEstimator, make_estimator
-from pipelines.tables import read_dataset_table, table_path, write_file
+from atdkit.store import write_file
+from pipelines.tables import read_dataset_table, table_path
 
 CONSISTENCY_ALPHA, CONSISTENCY_BETA = 0.01, 0.5  # forward-backward check, flow-box pixels squared
 COLOUR_TOLERANCE = 24  # largest RGB channel difference (0-255) between a pixel and its match

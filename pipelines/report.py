@@ -23,7 +23,8 @@ from atdkit.store import Dataset
 from pipelines import plots
 from pipelines.motion import FlowSettings, recorded_thresholds, suggestion_agreement
 from pipelines.split import SplitSettings, check_exclusive, summarise
-from pipelines.tables import read_dataset_table, table_path, write_file
+from atdkit.store import write_file
+from pipelines.tables import read_dataset_table, table_path
 
 THUMBNAIL_WIDTH = 240
 GAP = 4  # pixels between the frames of a contact-sheet row

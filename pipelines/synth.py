@@ -22,7 +22,6 @@ import colorsys
 import contextlib
 import json
 import math
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -32,7 +31,7 @@ import cv2
 import ffmpeg
 import numpy as np
 
-from atdkit.store import temporary_sibling
+from atdkit.store import atomic_path, write_file
 from atdkit.video import ffmpeg_executable
 
 CRF = 16  # low enough that held frames decode near-identical
@@ -276,14 +275,13 @@ def _holds(rng: np.random.Generator, frames: int) -> list[int]:
 def _encode(out: Path, width: int, height: int, fps: float, frames: Iterable[bytes]) -> None:
     """Pipe raw RGB ``frames`` (bytes) into FFmpeg's libx264, writing ``out`` atomically."""
     rate = Fraction(fps).limit_denominator(1001)
-    tmp = temporary_sibling(out)
-    stream = ffmpeg.input(
-        "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=f"{rate.numerator}/{rate.denominator}"
-    )
-    stream = stream.output(str(tmp), vcodec="libx264", pix_fmt="yuv420p", crf=CRF, preset=PRESET)
-    stream = stream.global_args("-hide_banner", "-nostats", "-loglevel", "error").overwrite_output()
-    process = stream.run_async(pipe_stdin=True, cmd=ffmpeg_executable(), quiet=True)
-    try:
+    with atomic_path(out) as tmp:
+        stream = ffmpeg.input(
+            "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=f"{rate.numerator}/{rate.denominator}"
+        )
+        stream = stream.output(str(tmp), vcodec="libx264", pix_fmt="yuv420p", crf=CRF, preset=PRESET)
+        stream = stream.global_args("-hide_banner", "-nostats", "-loglevel", "error").overwrite_output()
+        process = stream.run_async(pipe_stdin=True, cmd=ffmpeg_executable(), quiet=True)
         try:
             for pixels in frames:
                 process.stdin.write(pixels)
@@ -296,9 +294,6 @@ def _encode(out: Path, width: int, height: int, fps: float, frames: Iterable[byt
             code = process.wait()
         if code != 0:
             raise RuntimeError(f"ffmpeg failed to encode {out} (exit status {code}): {message[-2000:] or 'no message'}")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def render_clip(
@@ -344,8 +339,5 @@ def render_clip(
 
     _encode(out, width, height, fps, frames())
     timeline = Timeline(seed, float(fps), width, height, drawing, shot_of, motion)
-    json_path = out.with_suffix(".timeline.json")
-    json_tmp = temporary_sibling(json_path)
-    json_tmp.write_text(timeline.to_json())
-    os.replace(json_tmp, json_path)
+    write_file(out.with_suffix(".timeline.json"), timeline.to_json())
     return timeline

@@ -1,14 +1,12 @@
-"""Dataset files for the statistics steps: tables read with a one-line reason when missing or
-unreadable, other files written atomically."""
+"""Dataset tables for the statistics steps, read with a one-line reason when missing or unreadable."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyarrow as pa
 
 from atdkit import schema
-from atdkit.store import Dataset, read_table, temporary_sibling
+from atdkit.store import Dataset, read_table
 
 SCHEMAS = {
     "triplets": schema.TRIPLETS,
@@ -43,11 +41,3 @@ def read_dataset_table(dataset: Dataset, name: str, required: bool = False) -> p
     except (pa.ArrowException, OSError, ValueError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DatasetError(f"{path}: not a readable {name} table ({reason})") from None
-
-
-def write_file(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` under a temporary name, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path)
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
