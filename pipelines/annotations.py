@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from atdkit import schema
-from atdkit.store import TMP_PREFIX, temporary_sibling
+from atdkit.store import TMP_PREFIX, atomic_path
 
 ANNOTATIONS = "annotations"
 REVIEWS = "reviews"
@@ -107,14 +107,9 @@ def write_part(root: Path, kind: str, person: str, rows: list[dict] | pa.Table) 
     table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema.ANNOTATIONS)
     stamps = table["created_at"].to_pylist()
     path = person_dir(root, kind, person) / part_name(max(stamps) if stamps else dt.datetime.now(dt.timezone.utc))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_sibling(path)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table.cast(schema.ANNOTATIONS), tmp)
         _fsync(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     _fsync(path.parent)
     return path
 

@@ -16,7 +16,6 @@ written is skipped, so an interrupted run resumes.
 from __future__ import annotations
 
 import json
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ import pyarrow as pa
 
 from atdkit import schema
 from atdkit.ssim import ssim
-from atdkit.store import Dataset, read_table, remove, replace_dir, temporary_sibling, write_table
+from atdkit.store import Dataset, read_table, remove, replace_dir, temporary_sibling, write_file, write_table
 from pipelines import annotations
 from pipelines.consolidate import consolidate, labels_path
 from pipelines.extract import analysis_size
@@ -169,10 +168,7 @@ def export(dataset: Dataset, out: Path, coco: Path | None = None, workers: int =
     if others:
         report.notes.append(f"{out / TEST_ANNOTATIONS}: {len(others)} triplet(s) not in this export are left as they were (e.g. {others[0]})")
     if coco is not None:
-        tmp = temporary_sibling(coco)
-        coco.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(coco_document(exported), indent=1) + "\n")
-        os.replace(tmp, coco)
+        write_file(coco, json.dumps(coco_document(exported), indent=1) + "\n")
     return report
 
 
