@@ -147,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--fp16", action="store_true", help="half-precision autocast on the GPU (recorded in run.json)")
     bench.add_argument("--workers", type=int, help="threads reading frames ahead (default: CPU count, at most 4)")
 
+    # --- interpolate (AnimeInterp)
+    interpolate = commands.add_parser("interpolate", help="the middle frame of two frames with a benchmark method")
+    interpolate.add_argument("frames", nargs=2, type=Path, metavar="FRAME", help="the first and the last frame")
+    interpolate.add_argument("--method", required=True, help="a method of atdkit bench --list, e.g. animeinterp")
+    interpolate.add_argument("--out", type=Path, required=True, help="image file for the middle frame (.png)")
+    interpolate.add_argument("--weights", nargs="+", type=weights_argument, default=[], metavar="NAME=PATH", help="weight files of the method")
+    interpolate.add_argument("--flows", type=Path, metavar="DIR", help="folder with precomputed SGM flows guide_flo13.npy, guide_flo31.npy")
+    interpolate.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto", help="default: cuda when available")
+
     return parser
 
 
@@ -471,6 +480,24 @@ def cmd_bench(args, console: Console) -> int:
         raise UsageError(str(error)) from None
     print_summary(console, report)
     return 1 if report.failed else 0
+
+
+# --- interpolate (AnimeInterp)
+
+
+@command("interpolate")
+def cmd_interpolate(args, console: Console) -> int:
+    from benchmark.harness import BenchError
+    from benchmark.interpolate import interpolate_pair
+    from benchmark.methods import MethodError
+    from benchmark.methods.animeinterp.sgm.guide_files import GuideFlowError
+
+    try:
+        out, seconds = interpolate_pair(args.method, *args.frames, args.out, dict(args.weights), args.device, args.flows)
+    except (MethodError, BenchError, GuideFlowError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    console.print(f"wrote {out} ({args.method}, {seconds:.1f} s)", highlight=False)
+    return 0
 
 
 def entry_point() -> None:

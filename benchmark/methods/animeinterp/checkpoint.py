@@ -1,0 +1,80 @@
+"""Reading user-supplied weight files safely and strictly.
+
+Files are read with ``torch.load(weights_only=True)``: tensors and plain containers only, so a
+pickle that would run code is refused instead of executed. A state dict is accepted only when
+it holds exactly the tensors a network expects (names and shapes); otherwise the error names
+what is missing and what is unexpected. Every failure is a :class:`CheckpointError` whose
+message is one line that starts with the file's path.
+"""
+from __future__ import annotations
+
+import pickle
+import warnings
+import zipfile
+from pathlib import Path
+
+import torch
+
+PREFIX = "module."  # nn.DataParallel's, as in the released checkpoint
+
+
+class CheckpointError(ValueError):
+    """A weight file that cannot be used; the message is one line naming the file and the problem."""
+
+
+def read_tensors(path: str | Path) -> object:
+    """``torch.load(path, weights_only=True)`` on the CPU, every failure as one CheckpointError line."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's remarks on pickle protocols: the outcome is what counts
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        if lines and lines[0].startswith("Weights only load failed"):
+            detail = next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), lines[-1])
+            raise CheckpointError(
+                f"{path}: refused: it holds more than tensors and loading it would run code from the file ({detail}); "
+                "only plain tensor checkpoints are read"
+            ) from None
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({lines[0] if lines else 'unpickling failed'})") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError, TypeError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, truncated or damaged? ({reason})") from None
+
+
+def state_dict_of(loaded: object, path: str | Path, container_key: str | None = None) -> dict[str, torch.Tensor]:
+    """The state dict inside ``loaded`` (under ``container_key`` when that is present), ``module.`` prefixes dropped."""
+    if isinstance(loaded, dict) and container_key is not None and container_key in loaded:
+        loaded = loaded[container_key]
+    if not isinstance(loaded, dict) or not loaded:
+        raise CheckpointError(f"{path}: not a state dict (found {type(loaded).__name__}{' (empty)' if loaded == {} else ''})")
+    others = [key for key, value in loaded.items() if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
+    if others:
+        raise CheckpointError(f"{path}: not a state dict: {len(others)} entries are not named tensors (first: {others[0]!r})")
+    return {key.removeprefix(PREFIX): value for key, value in loaded.items()}
+
+
+def check_layout(state: dict[str, torch.Tensor], expected: dict[str, torch.Size], path: str | Path, what: str, ignore=()) -> None:
+    """Refuse ``state`` unless it has exactly the ``expected`` names and shapes (names starting with ``ignore`` aside)."""
+    names = {key for key in state if not key.startswith(tuple(ignore))}
+    missing = sorted(set(expected) - names)
+    unexpected = sorted(names - set(expected))
+    wrong = sorted(key for key in names & set(expected) if tuple(state[key].shape) != tuple(expected[key]))
+    if not (missing or unexpected or wrong):
+        return
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys ({summary(missing)})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys ({summary(unexpected)})")
+    if wrong:
+        shapes = [f"{key} {tuple(state[key].shape)} instead of {tuple(expected[key])}" for key in wrong]
+        problems.append(f"{len(wrong)} tensors of the wrong shape ({summary(shapes)})")
+    raise CheckpointError(f"{path}: not {what}: {'; '.join(problems)}")
+
+
+def summary(items: list[str], shown: int = 5) -> str:
+    return ", ".join(items[:shown]) + (f", ... {len(items) - shown} more" if len(items) > shown else "")

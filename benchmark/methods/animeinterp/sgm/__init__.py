@@ -1,0 +1,58 @@
+"""Segment-guided matching (SGM, paper section 4.1): coarse flows between two cartoon frames
+from matched colour pieces, the initial flows of AnimeInterp's refinement network.
+
+    flow01, flow10, labels0, labels1 = compute_sgm(frame0, frame1, "vgg19-dcbb9e9d.pth")
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmark.methods.animeinterp.sgm.flow_generation import guide_flow
+from benchmark.methods.animeinterp.sgm.guide_files import GuideFlowError, read_guide_flows, write_guide_flows
+from benchmark.methods.animeinterp.sgm.lines import STYLES
+from benchmark.methods.animeinterp.sgm.matching import Pieces, matching_degree, mutual_matching, pooled_features
+from benchmark.methods.animeinterp.sgm.segmentation import segment
+from benchmark.methods.animeinterp.sgm.vgg import VGGFeatures
+
+
+def compute_sgm(frame0: np.ndarray, frame1: np.ndarray, vgg_weights: str | Path | VGGFeatures,
+                style: str = "japan", rules: str = "code") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """SGM flows between two RGB uint8 frames (H, W, 3).
+
+    ``vgg_weights``: a torchvision-format VGG-19 file, or a :class:`VGGFeatures` already loaded
+    (its layer choice, ``"code"`` or ``"paper"``, is then its own). ``style``: the line-extraction
+    parameters, ``"japan"`` or ``"western"``. ``rules``: the matching penalties, ``"code"`` or
+    ``"paper"``. Returns flow 0 -> 1 and flow 1 -> 0 (float32 (2, H, W), channel 0 = x, zero
+    where no reliable match was found) and both frames' label maps (int32 (H, W), 0..K-1).
+    """
+    for name, frame in (("frame0", frame0), ("frame1", frame1)):
+        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+            raise ValueError(f"{name} must be an RGB uint8 array (H, W, 3), got {frame.dtype} {frame.shape}")
+    if frame0.shape != frame1.shape:
+        raise ValueError(f"frames differ in size: {frame0.shape[:2]} and {frame1.shape[:2]}")
+    if min(frame0.shape[:2]) < 8:
+        raise ValueError(f"frames of {frame0.shape[1]}x{frame0.shape[0]} are too small for SGM (VGG features at 1/8: 8x8 at least)")
+    if style not in STYLES:
+        raise ValueError(f"unknown line style {style!r}; expected one of {', '.join(STYLES)}")
+    vgg = vgg_weights if isinstance(vgg_weights, VGGFeatures) else VGGFeatures.from_file(vgg_weights)
+    with ThreadPoolExecutor(1) as pool:  # the VGG features are computed while the frames are segmented
+        features = pool.submit(vgg, frame0, frame1)
+        labels0, labels1 = segment(frame0, style), segment(frame1, style)
+        features = features.result()
+    pieces0, pieces1 = Pieces.of(labels0), Pieces.of(labels1)
+    descriptors0 = pooled_features([level[:1] for level in features], labels0)
+    descriptors1 = pooled_features([level[1:] for level in features], labels1)
+    degree = matching_degree(descriptors0, descriptors1, pieces0, pieces1, rules)
+    match01, rank_sum01, match10, rank_sum10 = (t.numpy() for t in mutual_matching(degree))
+    grey0, grey1 = (cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in (frame0, frame1))
+    with ThreadPoolExecutor(2) as pool:  # OpenCV's DIS and the splatting release the GIL
+        flow01, flow10 = pool.map(guide_flow, (grey0, grey1), (grey1, grey0), (pieces0, pieces1), (pieces1, pieces0),
+                                  (match01, match10), (rank_sum01, rank_sum10))
+    return flow01.astype(np.float32), flow10.astype(np.float32), labels0, labels1
+
+
+__all__ = ["compute_sgm", "VGGFeatures", "read_guide_flows", "write_guide_flows", "GuideFlowError", "segment"]

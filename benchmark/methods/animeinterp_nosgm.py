@@ -1,0 +1,4 @@
+"""``animeinterp-nosgm``: see :mod:`benchmark.methods.animeinterp.method`."""
+from benchmark.methods.animeinterp.method import NO_SGM as METHOD
+
+__all__ = ["METHOD"]
