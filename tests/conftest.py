@@ -79,6 +79,25 @@ def cartoon_dataset(tmp_path_factory) -> Path:
     return folder / "dataset"
 
 
+@pytest.fixture
+def dataset(cartoon_dataset, tmp_path) -> Path:
+    """A writable copy of ``cartoon_dataset``."""
+    import shutil
+
+    root = tmp_path / "dataset"
+    shutil.copytree(cartoon_dataset, root)
+    return root
+
+
+@pytest.fixture
+def ids(dataset) -> list[str]:
+    """The triplet ids of ``dataset``."""
+    from atdkit import schema
+    from atdkit.store import read_table
+
+    return read_table(dataset / "triplets.parquet", schema.TRIPLETS)["triplet_id"].to_pylist()
+
+
 def write_labels(dataset: Path, difficulty: dict[str, str | None], tags: dict[str, list[str]] | None = None) -> None:
     """A consolidated labels.parquet: two eligible annotators per triplet, the given difficulty
     and general-motion tags (``tags``: triplet_id -> tags)."""

@@ -1,7 +1,6 @@
 """The annotation app's pages, run by Streamlit's AppTest on a dataset written by ``atdkit extract``."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import time
@@ -13,24 +12,12 @@ from streamlit.testing.v1 import AppTest
 
 from annotation_ui.assignment import history, labellers, queue
 from atdkit import schema
-from atdkit.store import Dataset, read_table, write_table
+from atdkit.store import Dataset, write_table
 from pipelines import annotations
 from pipelines.consolidate import gather
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "annotation_ui" / "streamlit_app.py"
-
-
-@pytest.fixture
-def dataset(cartoon_dataset, tmp_path):
-    root = tmp_path / "dataset"
-    shutil.copytree(cartoon_dataset, root)
-    return root
-
-
-@pytest.fixture
-def ids(dataset):
-    return read_table(dataset / "triplets.parquet", schema.TRIPLETS)["triplet_id"].to_pylist()
 
 
 def start(dataset: Path, person: str | None = "alice", *options: str, **query: str) -> AppTest:

@@ -6,7 +6,6 @@ page go to ``test-artifacts/`` at the repository root.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -34,13 +33,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture
-def dataset(cartoon_dataset, tmp_path):
-    root = tmp_path / "dataset"
-    shutil.copytree(cartoon_dataset, root)
-    return root
 
 
 @pytest.fixture

@@ -19,18 +19,6 @@ from tests.conftest import run_atdkit
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
 
 
-@pytest.fixture
-def dataset(cartoon_dataset, tmp_path):
-    root = tmp_path / "dataset"
-    shutil.copytree(cartoon_dataset, root)
-    return root
-
-
-@pytest.fixture
-def ids(dataset):
-    return read_table(dataset / "triplets.parquet", schema.TRIPLETS)["triplet_id"].to_pylist()
-
-
 def submit(root, who, triplet, eligible=True, minutes=0, kind=ANNOTATIONS, **values):
     row = label_row(triplet, who, eligible, created_at=T0 + dt.timedelta(minutes=minutes), **values)
     return write_part(root, kind, who, [row])

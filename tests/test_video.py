@@ -3,7 +3,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from atdkit.video import OpenCVStream, VideoError, ffmpeg_executable, find_videos, open_video
+from atdkit.video import VideoError, ffmpeg_executable, find_videos, open_video
 from tests.conftest import ffmpeg_decode, shared
 
 
