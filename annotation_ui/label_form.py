@@ -56,6 +56,19 @@ class LabelForm:
         self.roi.reset(box_of(answer) if answer else None)
         st.session_state[self.prefix + "form_for"] = self.triplet_id
 
+    def save(self, context, kind: str, person: str) -> bool:
+        """Write the fields as ``person``'s part of ``kind``; False (the reason in ``<prefix>error``)
+        when not saved, also for a click on a triplet left since."""
+        if not self.loaded:
+            return False
+        try:
+            context.write(kind, person, self.row(self.triplet_id, person))
+        except (ValueError, OSError) as error:
+            st.session_state[self.prefix + "error"] = f"Not saved: {error}"
+            return False
+        st.session_state[self.prefix + "error"] = None
+        return True
+
     @property
     def not_eligible(self) -> bool:
         return self.value("eligible") == NOT_ELIGIBLE

@@ -41,16 +41,9 @@ st.query_params["triplet"] = current
 
 
 def save(form: LabelForm, triplet_id: str) -> None:
-    if not form.loaded:
-        return
-    try:
-        context.write(REVIEWS, person, form.row(triplet_id, person))
-    except (ValueError, OSError) as error:
-        st.session_state["review_error"] = f"Not saved: {error}"
-        return
-    st.session_state["review_error"] = None
-    st.session_state["review_saved"] = triplet_id
-    st.session_state["review_form_for"] = None  # reload from the new consolidation
+    if form.save(context, REVIEWS, person):
+        st.session_state["review_saved"] = triplet_id
+        st.session_state["review_form_for"] = None  # reload from the new consolidation
 
 
 def with_boxes(jpeg: bytes, boxes: list[tuple[int, tuple]], scale: float) -> np.ndarray:

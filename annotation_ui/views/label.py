@@ -21,15 +21,9 @@ def go(triplet_id: str | None) -> None:
 
 
 def submit(form: LabelForm, triplet_id: str, following: str | None) -> None:
-    if not form.loaded:
-        return  # a click on a triplet left since
-    try:
-        context.write(ANNOTATIONS, person, form.row(triplet_id, person))
-    except (ValueError, OSError) as error:
-        st.session_state["label_error"] = f"Not saved: {error}"
-        return
-    st.session_state["label_saved"] = triplet_id
-    go(following)
+    if form.save(context, ANNOTATIONS, person):
+        st.session_state["label_saved"] = triplet_id
+        go(following)
 
 
 # The current triplet: this session's, else the one in the URL (checked against the dataset), else the queue's head.
