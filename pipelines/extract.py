@@ -26,7 +26,6 @@ from collections import Counter, defaultdict, deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from threading import BoundedSemaphore
 from typing import Callable, Iterator
 
 import cv2
@@ -88,7 +87,7 @@ class TripletWriter:
         self._resize = settings.resize
         self._params = [cv2.IMWRITE_PNG_COMPRESSION, settings.png_compression]
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="png")
-        self._slots = BoundedSemaphore(pending)
+        self._slots = threading.BoundedSemaphore(pending)
         self._futures: list[Future] = []
 
     def submit(self, tid: str, rgb_frames: list[np.ndarray]) -> None:
