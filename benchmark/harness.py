@@ -304,7 +304,7 @@ def run_bench(
             for method in chosen:
                 context["methods"][method.name] = {
                     **method.facts(),
-                    "weights": {key: {"path": str(path), "sha256": registry.sha256(path)} for key, path in weight_paths[method.name].items()},
+                    "weights": {key: registry.weight_facts(path) for key, path in weight_paths[method.name].items()},
                 }
             results.write_run_json(out, context)
             for method in chosen:

@@ -27,6 +27,8 @@ from typing import Callable, Protocol
 
 import torch
 
+from benchmark.checkpoint import CheckpointError, check_layout, read_tensors, trained_state, training_info
+
 
 class Interpolator(Protocol):
     def __call__(self, frame1: torch.Tensor, frame3: torch.Tensor, flows: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor: ...
@@ -67,6 +69,20 @@ class Resize:
 
 
 @dataclass(frozen=True)
+class Trainable:
+    """What ``atdkit train`` needs of a method: its network, fresh or from starting weights.
+
+    ``build(weights)`` returns the network (a ``torch.nn.Module`` whose forward is an
+    :class:`Interpolator`), initialised from whichever ``starts`` files ``weights`` names
+    (pretrained parts, or the public checkpoint for fine-tuning) and randomly elsewhere.
+    A checkpoint written by ``atdkit train`` holds its ``state_dict()``.
+    """
+
+    build: Callable[[dict[str, Path]], torch.nn.Module]
+    starts: tuple[WeightFile, ...] = ()
+
+
+@dataclass(frozen=True)
 class Method:
     name: str
     summary: str
@@ -76,6 +92,7 @@ class Method:
     weights: tuple[WeightFile, ...] = ()
     needs_gpu: bool = False
     batch_size: int = 1  # triplets per call (all of one size)
+    trainable: Trainable | None = None  # how ``atdkit train`` builds its network; None: not trainable
 
     def facts(self) -> dict:
         return {
@@ -138,16 +155,42 @@ def resolve_weights(method: Method, given: dict[str, Path]) -> dict[str, Path]:
             raise MethodError(missing_message(method, weight, given))
         if weight.sha256 and sha256(path) != weight.sha256:
             raise MethodError(f"{path}: sha256 differs from {weight.filename}'s ({weight.sha256[:12]}...): a different or damaged file")
-        if weight.keys:
+        if weight.keys or method.trainable:
             try:
-                checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as error:  # torch raises many types for a bad file
-                raise MethodError(f"{path}: not a readable PyTorch checkpoint ({type(error).__name__}: {error})") from None
+                checkpoint = read_tensors(path)
+            except CheckpointError as error:
+                raise MethodError(str(error)) from None
+            trained = training_info(checkpoint)
+            if trained is not None and trained.get("method") != method.name:
+                raise MethodError(f"{path}: a checkpoint of method {trained.get('method')!r} (atdkit train), not {method.name!r}")
             absent = [key for key in weight.keys if not isinstance(checkpoint, dict) or key not in checkpoint]
-            if absent:
+            if trained is None and absent:
                 raise MethodError(f"{path}: checkpoint lacks {', '.join(absent)}: not {weight.filename}")
         paths[weight.key] = path
     return paths
+
+
+def weight_facts(path: Path) -> dict:
+    """What run.json records of a weight file: path, sha256, and for ``atdkit train`` checkpoints their provenance."""
+    facts = {"path": str(path), "sha256": sha256(path)}
+    if path.suffix in (".pt", ".pth", ".ckpt", ".pkl", ".pytorch"):
+        try:
+            trained = training_info(read_tensors(path))
+        except CheckpointError:
+            trained = None
+        if trained is not None:
+            facts["trained"] = trained
+    return facts
+
+
+def load_trained(method: Method, path: Path, device: torch.device) -> torch.nn.Module:
+    """``method``'s network with the weights of an ``atdkit train`` checkpoint, loaded strictly, in eval mode."""
+    state, _ = trained_state(path, method.name)
+    network = method.trainable.build({})
+    expected = {key: value.shape for key, value in network.state_dict().items()}
+    check_layout(state, expected, path, f"a {method.name} network")
+    network.load_state_dict(state)
+    return network.to(device).eval()
 
 
 def weight_status(method: Method, given: dict[str, Path] | None = None) -> str:

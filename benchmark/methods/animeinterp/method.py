@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from benchmark.methods import Method, MethodError, Padding, WeightFile
-from benchmark.methods.animeinterp.checkpoint import CheckpointError
+from benchmark.checkpoint import CheckpointError
 from benchmark.methods.animeinterp.model import AnimeInterp
 
 CHECKPOINT = WeightFile(

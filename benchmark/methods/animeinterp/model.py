@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmark.methods.animeinterp.checkpoint import CheckpointError, check_layout, read_tensors, state_dict_of
+from benchmark.checkpoint import CheckpointError, check_layout, read_tensors, state_dict_of
 from benchmark.methods.animeinterp.features import FeatureExtractor
 from benchmark.methods.animeinterp.gridnet import GridNet
 from benchmark.methods.animeinterp.rfr import RFR, resize_flow

@@ -9,6 +9,7 @@ message is one line that starts with the file's path.
 from __future__ import annotations
 
 import pickle
+import pickletools
 import warnings
 import zipfile
 from pathlib import Path
@@ -31,18 +32,39 @@ def read_tensors(path: str | Path) -> object:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's remarks on pickle protocols: the outcome is what counts
             return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        if lines and lines[0].startswith("Weights only load failed"):
-            detail = next((line for line in lines if "GLOBAL" in line or "Unsupported" in line), lines[-1])
+    except pickle.UnpicklingError:
+        imports = pickled_imports(path)
+        if imports:
             raise CheckpointError(
-                f"{path}: refused: it holds more than tensors and loading it would run code from the file ({detail}); "
-                "only plain tensor checkpoints are read"
+                f"{path}: refused: it holds more than tensors and loading it would run code from the file "
+                f"(it imports {summary(imports, 3)}); only plain tensor checkpoints are read"
             ) from None
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({lines[0] if lines else 'unpickling failed'})") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (the bytes are not a tensor pickle)") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError, TypeError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, truncated or damaged? ({reason})") from None
+
+
+def pickled_imports(path: Path) -> list[str]:
+    """The callables a pickle (plain, or a torch zip's ``data.pkl``) would import, read without running it."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                data = archive.read(next(name for name in archive.namelist() if name.endswith("data.pkl")))
+        else:
+            data = path.read_bytes()
+        strings, imports = [], []
+        for opcode, argument, _ in pickletools.genops(data):
+            if opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+                strings.append(argument)
+            elif opcode.name == "GLOBAL":
+                imports.append(argument.replace(" ", "."))
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                imports.append(f"{strings[-2]}.{strings[-1]}")
+    except Exception:  # not a pickle at all: nothing it could run
+        return []
+    plain = ("torch._utils._rebuild_", "collections.OrderedDict", "torch.Size", "torch.device")  # what tensor files use
+    return sorted({name for name in imports if not (name.startswith(plain) or (name.startswith("torch.") and name.endswith("Storage")))})
 
 
 def state_dict_of(loaded: object, path: str | Path, container_key: str | None = None) -> dict[str, torch.Tensor]:
@@ -78,3 +100,23 @@ def check_layout(state: dict[str, torch.Tensor], expected: dict[str, torch.Size]
 
 def summary(items: list[str], shown: int = 5) -> str:
     return ", ".join(items[:shown]) + (f", ... {len(items) - shown} more" if len(items) > shown else "")
+
+
+TRAINING = "atdkit_training"  # key of the provenance dict in checkpoints written by ``atdkit train``
+
+
+def training_info(loaded: object) -> dict | None:
+    """The provenance of an ``atdkit train`` checkpoint (method, steps, dataset fingerprint, ...); None for other files."""
+    info = loaded.get(TRAINING) if isinstance(loaded, dict) else None
+    return info if isinstance(info, dict) else None
+
+
+def trained_state(path: str | Path, method: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """The network weights and provenance of an ``atdkit train`` checkpoint of ``method``."""
+    loaded = read_tensors(path)
+    info = training_info(loaded)
+    if info is None:
+        raise CheckpointError(f"{path}: not a checkpoint written by atdkit train (no {TRAINING} entry)")
+    if info.get("method") != method:
+        raise CheckpointError(f"{path}: a checkpoint of method {info.get('method')!r}, not {method!r}")
+    return state_dict_of(loaded, path, "model_state_dict"), info
