@@ -111,12 +111,16 @@ def training_info(loaded: object) -> dict | None:
     return info if isinstance(info, dict) else None
 
 
-def trained_state(path: str | Path, method: str) -> tuple[dict[str, torch.Tensor], dict]:
-    """The network weights and provenance of an ``atdkit train`` checkpoint of ``method``."""
+def trained_state(path: str | Path, weights_key: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """The network weights and provenance of an ``atdkit train`` checkpoint made for the ``weights_key`` network."""
     loaded = read_tensors(path)
     info = training_info(loaded)
     if info is None:
         raise CheckpointError(f"{path}: not a checkpoint written by atdkit train (no {TRAINING} entry)")
-    if info.get("method") != method:
-        raise CheckpointError(f"{path}: a checkpoint of method {info.get('method')!r}, not {method!r}")
+    if info.get("weights_key") != weights_key:
+        raise CheckpointError(f"{path}: {describe_training(info)}, not a {weights_key} network")
     return state_dict_of(loaded, path, "model_state_dict"), info
+
+
+def describe_training(info: dict) -> str:
+    return f"a checkpoint of method {info.get('method')!r} ({info.get('weights_key')} network) made by atdkit train"

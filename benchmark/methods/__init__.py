@@ -27,7 +27,7 @@ from typing import Callable, Protocol
 
 import torch
 
-from benchmark.checkpoint import CheckpointError, check_layout, read_tensors, trained_state, training_info
+from benchmark.checkpoint import CheckpointError, check_layout, describe_training, read_tensors, trained_state, training_info
 
 
 class Interpolator(Protocol):
@@ -72,14 +72,17 @@ class Resize:
 class Trainable:
     """What ``atdkit train`` needs of a method: its network, fresh or from starting weights.
 
-    ``build(weights)`` returns the network (a ``torch.nn.Module`` whose forward is an
-    :class:`Interpolator`), initialised from whichever ``starts`` files ``weights`` names
-    (pretrained parts, or the public checkpoint for fine-tuning) and randomly elsewhere.
-    A checkpoint written by ``atdkit train`` holds its ``state_dict()``.
+    ``build(weight_paths)`` returns the network initialised from whichever ``starts`` files
+    it is given (pretrained parts, or the public checkpoint for fine-tuning), randomly elsewhere.
+    ``forward(network, frame1, frame3, flows)`` gives the middle frames; default: the network's
+    own forward. A checkpoint written by ``atdkit train`` holds the network's ``state_dict()``
+    and stands in for the method's weight file ``weights_key``.
     """
 
     build: Callable[[dict[str, Path]], torch.nn.Module]
+    weights_key: str
     starts: tuple[WeightFile, ...] = ()
+    forward: Callable[..., torch.Tensor] | None = None
 
 
 @dataclass(frozen=True)
@@ -161,8 +164,8 @@ def resolve_weights(method: Method, given: dict[str, Path]) -> dict[str, Path]:
             except CheckpointError as error:
                 raise MethodError(str(error)) from None
             trained = training_info(checkpoint)
-            if trained is not None and trained.get("method") != method.name:
-                raise MethodError(f"{path}: a checkpoint of method {trained.get('method')!r} (atdkit train), not {method.name!r}")
+            if trained is not None and trained.get("weights_key") != weight.key:
+                raise MethodError(f"{path}: {describe_training(trained)}, not {weight.filename}")
             absent = [key for key in weight.keys if not isinstance(checkpoint, dict) or key not in checkpoint]
             if trained is None and absent:
                 raise MethodError(f"{path}: checkpoint lacks {', '.join(absent)}: not {weight.filename}")
@@ -185,7 +188,7 @@ def weight_facts(path: Path) -> dict:
 
 def load_trained(method: Method, path: Path, device: torch.device) -> torch.nn.Module:
     """``method``'s network with the weights of an ``atdkit train`` checkpoint, loaded strictly, in eval mode."""
-    state, _ = trained_state(path, method.name)
+    state, _ = trained_state(path, method.trainable.weights_key)
     network = method.trainable.build({})
     expected = {key: value.shape for key, value in network.state_dict().items()}
     check_layout(state, expected, path, f"a {method.name} network")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmark.methods import Method, MethodError, Padding, WeightFile
+from benchmark.methods import Method, MethodError, Padding, Trainable, WeightFile
 from benchmark.checkpoint import CheckpointError
 from benchmark.methods.animeinterp.model import AnimeInterp
 
@@ -86,8 +86,18 @@ def load_norfr(weights, device):
     return lambda frame1, frame3, flows: model.synthesise(frame1, frame3, *sgm(frame1, frame3))
 
 
+def build_network(weights: dict) -> AnimeInterp:
+    """A network to train: the released weights when given (fine-tuning), random otherwise."""
+    return load_model(weights, torch.device("cpu")).train() if CHECKPOINT.key in weights else AnimeInterp()
+
+
+def network_forward(network: AnimeInterp, frame1, frame3, flows):
+    return network(frame1, frame3, *(flows or (None, None)))[0]
+
+
+TRAINABLE = Trainable(build_network, CHECKPOINT.key, starts=(CHECKPOINT,), forward=network_forward)
 FULL = Method("animeinterp", "AnimeInterp: SGM flows from the frames, RFR refinement, splatting + GridNet synthesis",
-              load_full, fit=FIT, weights=(CHECKPOINT, VGG19))
+              load_full, fit=FIT, weights=(CHECKPOINT, VGG19), trainable=TRAINABLE)
 PRECOMPUTED = Method("animeinterp-precomputed", "AnimeInterp on the dataset's precomputed SGM flows (the official test)",
                      load_precomputed, flows="required", fit=FIT, weights=(CHECKPOINT,))
 NO_SGM = Method("animeinterp-nosgm", "AnimeInterp w/o SGM: RFR from a zero flow, splatting + GridNet synthesis",
