@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--save-frames", action="store_true", help="keep predictions in RESULTS_DIR/frames/<method>/")
     bench.add_argument("--fp16", action="store_true", help="half-precision autocast on the GPU (recorded in run.json)")
     bench.add_argument("--workers", type=int, help="threads reading frames ahead (default: CPU count, at most 4)")
+    bench.add_argument("--sgm", choices=("compute", "precomputed"), default="compute",
+                       help="AnimeInterp's SGM flows: computed from the frames (default) or the data's precomputed ones")
+    bench.add_argument("--sgm-style", choices=("auto", "japan", "western"), default="auto",
+                       help="SGM line style (default auto: per triplet, western for Disney triplets as the official scripts)")
 
     # --- interpolate (AnimeInterp)
     interpolate = commands.add_parser("interpolate", help="the middle frame of two frames with a benchmark method")
@@ -155,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--weights", nargs="+", type=weights_argument, default=[], metavar="NAME=PATH", help="weight files of the method")
     interpolate.add_argument("--flows", type=Path, metavar="DIR", help="folder with precomputed SGM flows guide_flo13.npy, guide_flo31.npy")
     interpolate.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto", help="default: cuda when available")
+    interpolate.add_argument("--sgm-style", choices=("auto", "japan", "western"), default="auto",
+                             help="SGM line style (default auto: western when the frames' folder name has Disney in it)")
 
     return parser
 
@@ -474,6 +480,7 @@ def cmd_bench(args, console: Console) -> int:
         report = run_bench(
             args.data, args.methods, args.out, profile=args.profile, device=args.device, weights=given, split=args.split,
             resume=args.resume, save_frames=args.save_frames, fp16=args.fp16, workers=args.workers, console=console,
+            options={"sgm": args.sgm, "sgm_style": args.sgm_style},
             command=" ".join(["atdkit", *sys.argv[1:]]),
         )
     except BenchError as error:
@@ -493,7 +500,7 @@ def cmd_interpolate(args, console: Console) -> int:
     from benchmark.methods.animeinterp.sgm.guide_files import GuideFlowError
 
     try:
-        out, seconds = interpolate_pair(args.method, *args.frames, args.out, dict(args.weights), args.device, args.flows)
+        out, seconds = interpolate_pair(args.method, *args.frames, args.out, dict(args.weights), args.device, args.flows, args.sgm_style)
     except (MethodError, BenchError, GuideFlowError, ValueError) as error:
         raise UsageError(str(error)) from None
     console.print(f"wrote {out} ({args.method}, {seconds:.1f} s)", highlight=False)

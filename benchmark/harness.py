@@ -160,8 +160,9 @@ class Runner:
         (frame1, frame3, flow13, flow31), restore = fit_inputs(self.method.fit, tensors, [False, False, True, True])
         started = time.perf_counter()
         half = torch.autocast("cuda", dtype=torch.float16) if self.fp16 else contextlib.nullcontext()
+        ids = {"ids": [item.triplet.triplet_id for item in batch]} if self.method.takes_ids else {}
         with torch.inference_mode(), half:
-            middle = self.interpolate(frame1, frame3, None if flows is None else (flow13, flow31))
+            middle = self.interpolate(frame1, frame3, None if flows is None else (flow13, flow31), **ids)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - started
@@ -242,12 +243,14 @@ def run_bench(
     save_frames: bool = False,
     fp16: bool = False,
     workers: int | None = None,
+    options: dict[str, str] | None = None,
     console: Console | None = None,
     command: str | None = None,
 ) -> BenchReport:
     """Score ``methods`` (names or :class:`Method` declarations) on ``data`` into ``out``; see the module doc.
 
-    ``data``: the ATD-12K test layout or an atdkit dataset (labelled or not). Raises BenchError
+    ``data``: the ATD-12K test layout or an atdkit dataset (labelled or not). ``options``: method
+    options such as ``{"sgm": "precomputed", "sgm_style": "auto"}``, for the methods that have them. Raises BenchError
     (one line) when the run cannot start; per-triplet problems become failed rows instead.
     """
     console = console or Console(stderr=True)
@@ -256,7 +259,7 @@ def run_bench(
     scoring = PROFILES[profile]
     weights = {key: Path(path) for key, path in (weights or {}).items()}
     try:
-        chosen = resolve_methods(methods)
+        chosen = [method.with_options(options or {}) for method in resolve_methods(methods)]
         known_keys = {w.key for m in chosen for w in m.weights}
         for key in weights:
             if key not in known_keys:

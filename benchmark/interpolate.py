@@ -23,12 +23,15 @@ from benchmark.methods.animeinterp.sgm.guide_files import read_guide_flows
 
 
 def interpolate_pair(method_name: str, frame1: Path, frame3: Path, out: Path, weights: dict[str, Path] | None = None,
-                     device: str = "auto", flows_dir: Path | None = None) -> tuple[Path, float]:
+                     device: str = "auto", flows_dir: Path | None = None, sgm_style: str = "auto") -> tuple[Path, float]:
     """Write the middle frame to ``out``; returns the path and the method's seconds.
 
+    With ``flows_dir`` the SGM methods use its flows; otherwise they compute them, in ``sgm_style``
+    (``auto``: from the name of the folder holding ``frame1``, as for a benchmark triplet).
     Raises MethodError, BenchError, GuideFlowError or ValueError with a one-line message.
     """
-    method = registry.get(method_name)
+    options = {"sgm": "precomputed"} if flows_dir is not None else {"sgm_style": sgm_style}
+    method = registry.get(method_name).with_options(options)
     paths = registry.resolve_weights(method, {key: Path(path) for key, path in (weights or {}).items()})
     first, last = read_rgb(Path(frame1)), read_rgb(Path(frame3))
     if first.shape != last.shape:
@@ -44,8 +47,9 @@ def interpolate_pair(method_name: str, frame1: Path, frame3: Path, out: Path, we
     tensors = [*frames, *([None, None] if flows is None else [flow.to(torch_device) for flow in flows])]
     (a, b, flow13, flow31), restore = fit_inputs(method.fit, tensors, [False, False, True, True])
     started = time.perf_counter()
+    ids = {"ids": [Path(frame1).resolve().parent.name]} if method.takes_ids else {}
     with torch.inference_mode():
-        middle = interpolate(a, b, None if flows is None else (flow13, flow31))
+        middle = interpolate(a, b, None if flows is None else (flow13, flow31), **ids)
     seconds = time.perf_counter() - started
     image = np.round(restore(middle.float()).clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy() * 255).astype(np.uint8)
     out = Path(out)

@@ -54,6 +54,14 @@ def ffmpeg_decode(path: Path, pix_fmt: str = "rgb24") -> np.ndarray:
     return frames[:, : width * height].reshape(count, height, width)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def only_the_tests_weight_files(tmp_path_factory):
+    """Weight files are looked up in an empty folder, not the machine's ~/.cache/atdkit/weights (subprocesses inherit it)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ATDKIT_WEIGHTS", str(tmp_path_factory.mktemp("weights")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def synth_clip(tmp_path_factory) -> tuple[Path, "object"]:
     """A 6-second 640x360 synthetic cartoon clip and its timeline."""

@@ -11,8 +11,10 @@ import os
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from benchmark.methods.animeinterp import AnimeInterp, CheckpointError
 from benchmark.methods.animeinterp.rfr import resize_flow
@@ -201,10 +203,16 @@ def test_registered_as_benchmark_methods(checkpoint, tmp_path):
 
     methods = available()
     assert {name: [w.key for w in methods[name].weights] for name in methods if name.startswith("animeinterp")} == {
-        "animeinterp": ["animeinterp", "vgg19"], "animeinterp-nosgm": ["animeinterp"],
-        "animeinterp-norfr": ["animeinterp", "vgg19"], "animeinterp-precomputed": ["animeinterp"],
+        "animeinterp": ["animeinterp", "vgg19"], "animeinterp-nosgm": ["animeinterp"], "animeinterp-norfr": ["animeinterp", "vgg19"],
     }
-    assert methods["animeinterp-precomputed"].flows == "required"
+    # --sgm precomputed: the dataset's flows are required and VGG-19 is not
+    precomputed = methods["animeinterp"].with_options({"sgm": "precomputed"})
+    assert precomputed.flows == "required" and [w.key for w in precomputed.weights] == ["animeinterp"]
+    assert precomputed.facts()["settings"] == {"sgm": "precomputed flows of the data"}
+    assert methods["animeinterp"].with_options({"sgm_style": "western"}).facts()["settings"]["sgm_style"] == "western"
+    with pytest.raises(MethodError, match="--sgm-style one of auto, japan, western"):
+        methods["animeinterp"].with_options({"sgm_style": "korean"})
+    assert methods["animeinterp-nosgm"].with_options({"sgm": "precomputed"}) is methods["animeinterp-nosgm"]
     interpolate = methods["animeinterp-nosgm"].load({"animeinterp": checkpoint}, torch.device("cpu"))
     frame0, frame1 = frames(128, 128)
     with torch.inference_mode():
@@ -235,13 +243,13 @@ def test_interpolate_command_runs_the_full_method(tmp_path, checkpoint):
                         "--weights", f"animeinterp={checkpoint}", f"vgg19={vgg}")
     assert result.returncode == 0, result.stderr
     assert cv2.imread(str(out)).shape == (130, 136, 3)
-    # the official files of precomputed flows feed animeinterp-precomputed
+    # the official files of precomputed flows feed animeinterp instead of SGM (no VGG-19 needed)
     from benchmark.methods.animeinterp.sgm import write_guide_flows
 
     flow = torch.zeros(2, 130, 136)
     flow[0, 40:80, 30:70] = 8.0
     write_guide_flows(tmp_path / "flows", flow.numpy(), -flow.numpy())
-    result = run_atdkit("interpolate", *paths, "--method", "animeinterp-precomputed", "--flows", tmp_path / "flows",
+    result = run_atdkit("interpolate", *paths, "--method", "animeinterp", "--flows", tmp_path / "flows",
                         "--out", tmp_path / "pre.png", "--device", "cpu", "--weights", f"animeinterp={checkpoint}")
     assert result.returncode == 0, result.stderr
     assert cv2.imread(str(tmp_path / "pre.png")).shape == (130, 136, 3)
@@ -249,3 +257,66 @@ def test_interpolate_command_runs_the_full_method(tmp_path, checkpoint):
                          "--weights", f"animeinterp={checkpoint}", f"vgg19={tmp_path / 'absent.pth'}")
     assert missing.returncode == 2 and "absent.pth (given with --weights vgg19=...) does not exist" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
+
+
+def test_sgm_line_style_is_picked_per_triplet_from_its_name(tmp_path, checkpoint):
+    """As the official scripts: "western" line parameters for Disney triplets, "japan" otherwise; or fixed by option."""
+    import cv2
+
+    from benchmark.methods import available
+    from benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm, segment
+    from tests.conftest import shared
+
+    image = cv2.imread(str(shared("pairs", "anime_keyframes_640x540", "sakura_panel_033.png")))
+    other = cv2.imread(str(shared("pairs", "anime_keyframes_640x540", "sakura_panel_039.png")))
+    frame0, frame1 = (np.ascontiguousarray(i[150:278, 200:336, ::-1]) for i in (image, other))  # 136x128 crops
+    assert not np.array_equal(segment(frame0, "japan"), segment(frame0, "western")), "the styles must segment these frames differently"
+    torch.manual_seed(0)
+    vgg_path = tmp_path / "vgg19.pth"
+    torch.save(VGGFeatures().state_dict(), vgg_path)
+    weights = {"animeinterp": checkpoint, "vgg19": vgg_path}
+    model, vgg = AnimeInterp.from_checkpoint(checkpoint), VGGFeatures.from_file(vgg_path)
+    to_tensor = lambda frame: torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255  # noqa: E731
+    inputs = [torch.cat([to_tensor(frame)] * 2) for frame in (frame0, frame1)]
+
+    def expected(style):
+        flows = [torch.from_numpy(flow)[None] for flow in compute_sgm(frame0, frame1, vgg, style)[:2]]
+        return model.synthesise(to_tensor(frame0), to_tensor(frame1), *flows)[0]
+
+    norfr = available()["animeinterp-norfr"]
+    with torch.inference_mode():
+        auto = norfr.with_options({}).load(weights, torch.device("cpu"))(*inputs, None, ids=["Disney_v4_0_000024_s2", "Japan_v2_0_161238_s3"])
+        torch.testing.assert_close(auto[0], expected("western"))
+        torch.testing.assert_close(auto[1], expected("japan"))
+        fixed = norfr.with_options({"sgm_style": "western"}).load(weights, torch.device("cpu"))(*inputs, None, ids=["a", "Japan_v2_0_1_s3"])
+        torch.testing.assert_close(fixed[1], expected("western"))
+
+
+def test_bench_runs_animeinterp_on_the_datas_precomputed_sgm_flows(tmp_path, checkpoint):
+    """``atdkit bench --sgm precomputed``: the official test layout's guide flows feed the full model (no VGG-19 needed)."""
+    from benchmark.methods.animeinterp.sgm import write_guide_flows
+    from tests.conftest import run_atdkit
+
+    triplet_id = "Disney_v4_0_000001_s2"
+    frame0, frame1 = frames(540, 960)
+    images = [(frame[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8") for frame in (frame0, (frame0 + frame1) / 2, frame1)]
+    for n, image in enumerate(images, 1):
+        path = tmp_path / "atd" / "test_2k_540p" / triplet_id / f"frame{n}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path)
+    annotation = tmp_path / "atd" / "test_2k_annotations" / triplet_id / f"{triplet_id}.json"
+    annotation.parent.mkdir(parents=True)
+    annotation.write_text(json.dumps({"level": 0, "motion_RoI": {"x": 0, "y": 0, "width": 400, "height": 300}, "image_size": [1920, 1080],
+                                      "general_motion_type": "translation", "behavior": "others"}))
+    flow = np.zeros((2, 540, 960), np.float32)
+    flow[0, 40:80, 30:70] = 8.0
+    write_guide_flows(tmp_path / "atd" / "test_2k_pre_calc_sgm_flows" / triplet_id, flow, -flow)
+    args = ["bench", "--data", tmp_path / "atd", "--methods", "animeinterp", "--device", "cpu", "--weights", f"animeinterp={checkpoint}"]
+    result = run_atdkit(*args, "--sgm", "precomputed", "--out", tmp_path / "r")
+    assert result.returncode == 0, result.stderr
+    run = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert run["methods"]["animeinterp"]["settings"] == {"sgm": "precomputed flows of the data"}
+    assert run["methods"]["animeinterp"]["flows"] == "required"
+    # without --sgm precomputed the same command needs VGG-19 for SGM, and says so in one line
+    result = run_atdkit(*args, "--out", tmp_path / "r2")
+    assert result.returncode == 2 and "needs vgg19-dcbb9e9d.pth" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -96,6 +96,9 @@ class Method:
     needs_gpu: bool = False
     batch_size: int = 1  # triplets per call (all of one size)
     trainable: Trainable | None = None  # how ``atdkit train`` builds its network; None: not trainable
+    takes_ids: bool = False  # the interpolator also takes ``ids=[triplet ids]`` (e.g. to pick per-triplet settings)
+    configure: Callable[[Method, dict[str, str]], Method] | None = None  # the method under a run's options (atdkit bench --sgm ...)
+    settings: tuple[tuple[str, str], ...] = ()  # what configure chose, recorded with the results
 
     def facts(self) -> dict:
         return {
@@ -104,7 +107,12 @@ class Method:
             "padding": self.fit.describe() if self.fit else "none",
             "batch_size": self.batch_size,
             "needs_gpu": self.needs_gpu,
+            **({"settings": dict(self.settings)} if self.settings else {}),
         }
+
+    def with_options(self, options: dict[str, str]) -> Method:
+        """This method as a run's options configure it (methods without options ignore them)."""
+        return self.configure(self, options) if self.configure else self
 
 
 @lru_cache(maxsize=1)

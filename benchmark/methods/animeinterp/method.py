@@ -1,23 +1,29 @@
 """AnimeInterp as benchmark methods: the full model and the two ablations of the paper's Table 1.
 
-- ``animeinterp``: SGM flows computed from the frames, refined by RFR, splatting and synthesis;
+- ``animeinterp``: SGM flows, refined by RFR, splatting and synthesis;
 - ``animeinterp-nosgm``: the same network started from a zero flow ("w/o SGM");
-- ``animeinterp-norfr``: the SGM flows used directly for warping and synthesis ("w/o RFR");
-- ``animeinterp-precomputed``: the full model on the dataset's released SGM flows
-  (``test_2k_pre_calc_sgm_flows/``), as the official test script ran it.
+- ``animeinterp-norfr``: the SGM flows used directly for warping and synthesis ("w/o RFR").
 
-SGM runs per frame pair (segmentation on the CPU, VGG-19 on the run's device) in fp32 even
-under ``--fp16``. Frames are padded to a multiple of 4 px (the GridNet halves them twice);
+Run options (``atdkit bench --sgm ... --sgm-style ...``) choose where the SGM flows come from:
+computed from the frames (the default; segmentation on the CPU, VGG-19 on the run's device,
+fp32 even under ``--fp16``), or the dataset's precomputed flows (``--sgm precomputed``: the
+released ``test_2k_pre_calc_sgm_flows/``, as the official test script ran it). The line style
+is picked per triplet from its name (``auto``: "western" for Disney triplets, as the official
+scripts did) or fixed. Frames are padded to a multiple of 4 px (the GridNet halves them twice);
 at the benchmark's 960x540 nothing is padded.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
+
 import numpy as np
 import torch
 
-from benchmark.methods import Method, MethodError, Padding, Trainable, WeightFile
 from benchmark.checkpoint import CheckpointError
+from benchmark.methods import Method, MethodError, Padding, Trainable, WeightFile
 from benchmark.methods.animeinterp.model import AnimeInterp
+from benchmark.methods.animeinterp.sgm.lines import STYLES, style_for
 
 CHECKPOINT = WeightFile(
     key="animeinterp", filename="anime_interp_full.ckpt",
@@ -29,7 +35,8 @@ VGG19 = WeightFile(
     source="torchvision's ImageNet VGG-19 weights (download.pytorch.org/models/vgg19-dcbb9e9d.pth)",
 )
 FIT = Padding(multiple=4)
-SGM_STYLE = "japan"  # the official scripts used "western" only for folders named Disney*
+SGM_SOURCES = ("compute", "precomputed")
+SGM_STYLES = ("auto", *STYLES)
 
 
 def load_model(weights: dict, device: torch.device) -> AnimeInterp:
@@ -39,8 +46,8 @@ def load_model(weights: dict, device: torch.device) -> AnimeInterp:
         raise MethodError(str(error)) from None
 
 
-def load_sgm(weights: dict, device: torch.device):
-    """A function (frame0, frame1) -> (flow01, flow10): SGM flows of a batch, on the frames' device."""
+def load_sgm(weights: dict, device: torch.device, style: str):
+    """A function (frame0, frame1, flows, ids) -> (flow01, flow10): SGM flows of a batch, on the frames' device."""
     from benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm
 
     try:
@@ -48,32 +55,37 @@ def load_sgm(weights: dict, device: torch.device):
     except CheckpointError as error:
         raise MethodError(str(error)) from None
 
-    def flows(frame0: torch.Tensor, frame1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def flows(frame0: torch.Tensor, frame1: torch.Tensor, given, ids) -> tuple[torch.Tensor, torch.Tensor]:
         to_uint8 = lambda frames: np.round(frames.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8)  # noqa: E731
+        styles = [style_for(name) if style == "auto" else style for name in ids or [""] * len(frame0)]
         pairs = []
         with torch.autocast(device.type, enabled=False):
-            for a, b in zip(to_uint8(frame0), to_uint8(frame1)):
-                flow01, flow10, _, _ = compute_sgm(a, b, vgg, style=SGM_STYLE)
+            for a, b, pair_style in zip(to_uint8(frame0), to_uint8(frame1), styles):
+                flow01, flow10, _, _ = compute_sgm(a, b, vgg, style=pair_style)
                 pairs.append((flow01, flow10))
         return tuple(torch.from_numpy(np.stack(side)).to(frame0.device) for side in zip(*pairs))
 
     return flows
 
 
-def load_full(weights, device):
-    model, sgm = load_model(weights, device), load_sgm(weights, device)
-    return lambda frame1, frame3, flows: model(frame1, frame3, *sgm(frame1, frame3))[0]
+def precomputed_flows(frame0, frame1, given, ids):
+    if given is None:
+        raise ValueError("no precomputed SGM flows for this triplet")
+    return given
 
 
-def load_precomputed(weights, device):
-    model = load_model(weights, device)
+def initial_flows(weights: dict, device: torch.device, sgm: str, style: str):
+    return precomputed_flows if sgm == "precomputed" else load_sgm(weights, device, style)
 
-    def interpolate(frame1, frame3, flows):
-        if flows is None:
-            raise ValueError("no precomputed SGM flows for this triplet")
-        return model(frame1, frame3, *flows)[0]
 
-    return interpolate
+def load_full(weights, device, sgm: str = "compute", style: str = "auto"):
+    model, flows_of = load_model(weights, device), initial_flows(weights, device, sgm, style)
+    return lambda frame1, frame3, flows, ids=None: model(frame1, frame3, *flows_of(frame1, frame3, flows, ids))[0]
+
+
+def load_norfr(weights, device, sgm: str = "compute", style: str = "auto"):
+    model, flows_of = load_model(weights, device), initial_flows(weights, device, sgm, style)
+    return lambda frame1, frame3, flows, ids=None: model.synthesise(frame1, frame3, *flows_of(frame1, frame3, flows, ids))
 
 
 def load_nosgm(weights, device):
@@ -81,9 +93,15 @@ def load_nosgm(weights, device):
     return lambda frame1, frame3, flows: model(frame1, frame3, None, None)[0]
 
 
-def load_norfr(weights, device):
-    model, sgm = load_model(weights, device), load_sgm(weights, device)
-    return lambda frame1, frame3, flows: model.synthesise(frame1, frame3, *sgm(frame1, frame3))
+def configure(method: Method, options: dict[str, str]) -> Method:
+    """``method`` with its SGM flows taken as ``options`` say: ``sgm`` (compute | precomputed), ``sgm_style`` (auto | japan | western)."""
+    sgm, style = options.get("sgm", "compute"), options.get("sgm_style", "auto")
+    if sgm not in SGM_SOURCES or style not in SGM_STYLES:
+        raise MethodError(f"--sgm must be one of {', '.join(SGM_SOURCES)} and --sgm-style one of {', '.join(SGM_STYLES)}")
+    if sgm == "precomputed":
+        return replace(method, load=partial(method.load, sgm=sgm), flows="required", weights=(CHECKPOINT,),
+                       takes_ids=False, settings=(("sgm", "precomputed flows of the data"),))
+    return replace(method, load=partial(method.load, style=style), settings=(("sgm", "computed from the frames"), ("sgm_style", style)))
 
 
 def build_network(weights: dict) -> AnimeInterp:
@@ -96,11 +114,9 @@ def network_forward(network: AnimeInterp, frame1, frame3, flows):
 
 
 TRAINABLE = Trainable(build_network, CHECKPOINT.key, starts=(CHECKPOINT,), forward=network_forward)
-FULL = Method("animeinterp", "AnimeInterp: SGM flows from the frames, RFR refinement, splatting + GridNet synthesis",
-              load_full, fit=FIT, weights=(CHECKPOINT, VGG19), trainable=TRAINABLE)
-PRECOMPUTED = Method("animeinterp-precomputed", "AnimeInterp on the dataset's precomputed SGM flows (the official test)",
-                     load_precomputed, flows="required", fit=FIT, weights=(CHECKPOINT,))
+FULL = Method("animeinterp", "AnimeInterp: SGM flows, RFR refinement, splatting + GridNet synthesis",
+              load_full, fit=FIT, weights=(CHECKPOINT, VGG19), trainable=TRAINABLE, takes_ids=True, configure=configure)
 NO_SGM = Method("animeinterp-nosgm", "AnimeInterp w/o SGM: RFR from a zero flow, splatting + GridNet synthesis",
                 load_nosgm, fit=FIT, weights=(CHECKPOINT,))
 NO_RFR = Method("animeinterp-norfr", "AnimeInterp w/o RFR: SGM flows used directly for splatting + GridNet synthesis",
-                load_norfr, fit=FIT, weights=(CHECKPOINT, VGG19))
+                load_norfr, fit=FIT, weights=(CHECKPOINT, VGG19), takes_ids=True, configure=configure)

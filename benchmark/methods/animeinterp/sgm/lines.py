@@ -28,6 +28,11 @@ STYLES = {
     "japan": LineStyle(low=2, high=20, diameter=10, sigma_color=10, sigma_space=10),
     "western": LineStyle(low=1, high=20, diameter=30, sigma_color=40, sigma_space=30),  # "Disney" folders
 }
+
+
+def style_for(name: str) -> str:
+    """The style the official scripts chose for a triplet folder name: "western" for Disney's, else "japan"."""
+    return "western" if "disney" in name.lower() else "japan"
 LINE_GAIN = 20  # the kept Laplacian is amplified this much before it darkens the line map
 LINE_THRESHOLD = 220  # line-map values above this are fillable
 
