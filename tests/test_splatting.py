@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from benchmark.ops import softsplat
+from benchmark.ops.splatting import MODES
 
 
 def naive_softsplat(input, flow, metric, mode):
@@ -100,6 +101,18 @@ def test_large_soft_metrics_do_not_overflow():
     input, flow, metric = random_case(seed=3)
     out = softsplat(input.float(), flow.float(), metric.float() * 1000, mode="soft")
     assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_half_precision_inputs_are_splatted_in_fp32(mode):
+    """Under fp16 autocast features arrive in half precision and flows in fp32 (or the other way round)."""
+    input, flow, metric = random_case(seed=6)
+    metric = metric.abs() + 0.5  # positive weights: 'linear' is ill-conditioned where signed weights cancel
+    expected = softsplat(input.float(), flow.float(), metric.float(), mode)
+    for half_input, half_flow in ((True, False), (False, True)):
+        out = softsplat(input.half() if half_input else input.float(), flow.half() if half_flow else flow.float(), metric.float(), mode)
+        assert out.dtype == torch.float32
+        torch.testing.assert_close(out, expected, atol=0.02 * float(expected.abs().max()), rtol=0)
 
 
 def test_bad_arguments_are_refused():

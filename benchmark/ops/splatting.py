@@ -23,10 +23,15 @@ MODES = ("sum", "avg", "linear", "soft")
 
 
 def splat_sum(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Summation splatting of ``values`` (N, C, H, W) along ``flow`` (N, 2, H, W; channel 0 = x, in pixels)."""
+    """Summation splatting of ``values`` (N, C, H, W) along ``flow`` (N, 2, H, W; channel 0 = x, in pixels),
+    in fp32 (fp64 when either input is)."""
     batch, channels, height, width = values.shape
     if flow.shape != (batch, 2, height, width):
         raise ValueError(f"flow must have shape {(batch, 2, height, width)}, got {tuple(flow.shape)}")
+    # accumulate in at least fp32: sums of many half-precision contributions lose too much (and
+    # index_add_ needs one dtype), so under fp16 autocast the splat runs in fp32
+    dtype = torch.promote_types(torch.promote_types(values.dtype, flow.dtype), torch.float32)
+    values, flow = values.to(dtype), flow.to(dtype)
     step_x, step_y = torch.floor(flow[:, 0]), torch.floor(flow[:, 1])
     # bilinear weights from the flow's fractional part (exact, whatever the pixel's position)
     frac_x, frac_y = flow[:, 0] - step_x, flow[:, 1] - step_y
