@@ -320,3 +320,17 @@ def test_bench_runs_animeinterp_on_the_datas_precomputed_sgm_flows(tmp_path, che
     # without --sgm precomputed the same command needs VGG-19 for SGM, and says so in one line
     result = run_atdkit(*args, "--out", tmp_path / "r2")
     assert result.returncode == 2 and "needs vgg19-dcbb9e9d.pth" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_forward_runs_under_half_precision_autocast(model, dtype):
+    """The --fp16 path (autocast) on the CPU: mixed dtypes meet in splatting, correlation and sampling."""
+    frame0, frame1 = frames(128, 128)
+    flow = torch.zeros(1, 2, 128, 128)
+    flow[:, 0, 40:80, 30:70] = 8.0
+    with torch.inference_mode():
+        expected = model(frame0, frame1, flow, -flow)[0]
+        with torch.autocast("cpu", dtype=dtype):
+            out = model(frame0, frame1, flow, -flow)[0]
+    assert out.shape == expected.shape and torch.isfinite(out).all()
+    assert (out.float() - expected).abs().mean() < 0.05
