@@ -11,27 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def residual_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.PReLU(), nn.Conv2d(in_channels, out_channels, 3, padding=1),
-        nn.PReLU(), nn.Conv2d(out_channels, out_channels, 3, padding=1),
-    )
-
-
-def downsample_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.PReLU(), nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1),
-        nn.PReLU(), nn.Conv2d(out_channels, out_channels, 3, padding=1),
-    )
-
-
-def upsample_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-        nn.PReLU(), nn.Conv2d(in_channels, out_channels, 3, padding=1),
-        nn.PReLU(), nn.Conv2d(out_channels, out_channels, 3, padding=1),
-    )
+from benchmark.layers.grid_blocks import downsample_block, residual_block, upsample_block
 
 
 class GridNet(nn.Module):

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from benchmark.checkpoint import CheckpointError, check_layout, read_tensors, state_dict_of
-from benchmark.methods.animeinterp.features import FeatureExtractor
+from benchmark.layers.feature_pyramid import FeatureExtractor
 from benchmark.methods.animeinterp.gridnet import GridNet
 from benchmark.methods.animeinterp.rfr import RFR, resize_flow
 from benchmark.ops.splatting import softsplat
