@@ -15,15 +15,23 @@ A film whose cache matches (same content, analysis size, intervals and backend, 
 no wider than the one it was scanned with) is not decoded again: selection is re-run on
 the cache and only frames not yet on disk are written. The dataset tables are then merged
 from every film's cache.
+
+A long film may instead be scanned in frame ranges, one unit of work each (see
+``pipelines/extract_units.py``): a range is decoded from the film's first frame (frame numbers
+are decoded-frame numbers, so there is no seeking) but analysed only from its own first frame,
+and on past its end by the largest triplet span, so that every candidate starting in it is
+judged; it records its candidates with their band verdicts and its frames' index rows under
+``cache/<id>/ranges/<range>/``. :func:`select_ranges` joins the ranges (every frame once, no gap)
+and runs the selection once over the whole film, exactly as for an unsplit scan; the kept
+triplets' frames are then written range by range (:func:`write_frames`).
 """
 from __future__ import annotations
 
-import multiprocessing
 import threading
 import time
 import traceback
 from collections import Counter, defaultdict, deque
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -36,12 +44,12 @@ import pyarrow.parquet as pq
 from atdkit import schema
 from atdkit.sizes import format_size
 from atdkit.ssim import MIN_SIDE, LumaStats, PairSSIM
-from atdkit.store import Dataset, TableWriter, read_table, replace_dir, temporary_sibling, write_table
+from atdkit.store import Dataset, TableWriter, read_table, remove, replace_dir, temporary_sibling, write_table
 from atdkit.video import DecodedFrame, VideoError, open_video
 from pipelines.films import Film
 from pipelines.selection import THUMBNAIL_SIZE, Band, RedundancyFilter, RedundancyPolicy, thumbnail
 
-Progress = Callable[[str, str, float], None]  # (event, source_id, value)
+Progress = Callable[[str, str, float], None]  # ("start", source_id, frames expected) or ("advance", source_id, frames done)
 PAIR_ORDER = ((0, 1), (1, 2), (0, 2))  # positions within a triplet, in the order they are checked
 
 
@@ -74,6 +82,25 @@ def analysis_size(width: int, height: int, box: tuple[int, int]) -> tuple[int, i
 
 def triplet_id(source_id: str, start: int, interval: int) -> str:
     return f"{source_id}_{start:06d}_i{interval}"
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """Frames ``start`` to ``stop`` (excluded; None: to the film's end) of a film: the candidates
+    starting there are one range's share of a film's scan."""
+
+    start: int = 0
+    stop: int | None = None
+
+    def __contains__(self, index: int) -> bool:
+        return self.start <= index and (self.stop is None or index < self.stop)
+
+    @property
+    def name(self) -> str:
+        return f"{self.start:09d}-{'end' if self.stop is None else f'{self.stop:09d}'}"
+
+
+WHOLE_FILM = FrameRange()
 
 
 # --------------------------------------------------------------------------- writing
@@ -160,6 +187,20 @@ class Selection:
         return row
 
 
+class BandVerdicts:
+    """Takes a frame range's judged candidates like :class:`Selection` but records only their band
+    verdict ("kept" when in band): the redundancy policy runs once the film's ranges are joined."""
+
+    def __init__(self, verdicts: TableWriter):
+        self.verdicts = verdicts
+        self.counts: Counter[str] = Counter()
+
+    def decide(self, start: int, interval: int, ssims: list, reason: str | None, thumbnail_of, time_of) -> None:
+        verdict = reason or "kept"
+        self.counts[verdict] += 1
+        self.verdicts.append(dict(start=start, interval=interval, ssim_12=ssims[0], ssim_23=ssims[1], ssim_13=ssims[2], verdict=verdict))
+
+
 # --------------------------------------------------------------------------- scanning
 
 
@@ -173,18 +214,20 @@ class _Analysed:
 class Scanner:
     """Decodes nothing itself: takes a film's frames in order, computes the pair SSIMs its
     candidates need (lazily, each at most once) and hands them to a :class:`Selection` in
-    start order, holding only the last 2 * max(stride) + 1 frames."""
+    start order, holding only the last 2 * max(stride) + 1 frames.
 
-    def __init__(self, settings: ExtractSettings, size: tuple[int, int], selection: Selection, frame_index: TableWriter,
-                 on_keep: Callable[[dict, list[DecodedFrame]], None]):
+    Given a frame range, it judges only the candidates starting in it and indexes only its
+    frames; it must then be given the range's frames and the span after it."""
+
+    def __init__(self, settings: ExtractSettings, size: tuple[int, int], selection: Selection | BandVerdicts, frame_index: TableWriter,
+                 on_keep: Callable[[dict, list[DecodedFrame]], None], frames: FrameRange = WHOLE_FILM):
         self.settings, self.size, self.selection = settings, size, selection
-        self.frame_index, self.on_keep = frame_index, on_keep
+        self.frame_index, self.on_keep, self.frames = frame_index, on_keep, frames
         self.span = 2 * max(settings.strides)
         self.window: dict[int, _Analysed] = {}
         self.pairs: dict[tuple[int, int], float] = {}
         self.pair_ssim_of = PairSSIM(size[1], size[0])
         self.judged: dict[int, list[tuple]] = defaultdict(list)  # start -> (interval, ssims, reason)
-        self.frame_count = 0
 
     def pair_ssim(self, a: int, b: int) -> float:
         value = self.pairs.get((a, b))
@@ -204,11 +247,11 @@ class Scanner:
         frame = analysed.frame
         j = frame.index
         self.window[j] = analysed
-        self.frame_index.append(dict(index=j, time=frame.time, thumbnail=analysed.thumbnail.tobytes()))
-        self.frame_count = j + 1
+        if j in self.frames:
+            self.frame_index.append(dict(index=j, time=frame.time, thumbnail=analysed.thumbnail.tobytes()))
         for stride in self.settings.strides:
             start = j - 2 * stride
-            if start >= 0:
+            if start >= 0 and start in self.frames:
                 frames = (start, start + stride, j)
                 ssims, reason = judge(self.settings.band, lambda a, b: self.pair_ssim(frames[a], frames[b]))
                 self.judged[start].append((stride - 1, ssims, reason))
@@ -241,17 +284,34 @@ class FilmJob:
 
 def process_film(job: FilmJob, progress: Progress) -> dict:
     """Scan (or re-select from cache) one film and record it; returns its SOURCES row."""
+    ranges = _ranges_dir(Dataset(job.dataset_root), job.film.source_id)
+    if ranges.exists():
+        remove(ranges)  # an unfinished split scan of the film: this run scans it whole
+    return _process(job, WHOLE_FILM, progress)
+
+
+def scan_range(job: FilmJob, frames: FrameRange, progress: Progress) -> dict:
+    """Scan one frame range of a split film into ``cache/<id>/ranges/<range>/``, its
+    ``source.parquet`` last: a SOURCES row with the range's band verdict counts and, as
+    ``frame_count``, how many frames its stream decoded (for the last range: the film's). A range
+    already scanned with these settings by an earlier run is not scanned again."""
+    return _process(job, frames, progress)
+
+
+def _process(job: FilmJob, frames: FrameRange, progress: Progress) -> dict:
     dataset = Dataset(job.dataset_root)
     film, settings = job.film, job.settings
-    paths = _cache_paths(dataset, film.source_id)
+    paths = _cache_paths(dataset, film.source_id, frames)
     started = time.perf_counter()
     try:
         previous = _reusable_record(paths, film, settings)
+        if previous is not None and frames != WHOLE_FILM:
+            return previous
         paths["source"].unlink(missing_ok=True)  # the done-marker comes back last
         if previous is not None:
             row = _reselect_film(dataset, film, settings, previous, progress)
         else:
-            row = _scan_film(dataset, film, settings, progress)
+            row = _scan_film(dataset, film, settings, progress, frames)
     except VideoError as error:
         row = _source_row(film, settings, status="failed", error=str(error))
     except Exception as error:  # a bug: keep the other films going, keep the traceback
@@ -260,7 +320,6 @@ def process_film(job: FilmJob, progress: Progress) -> dict:
         row = _source_row(film, settings, status="failed", error=f"internal error: {error!r} (traceback in {paths['error']})")
     row["scan_seconds"] = time.perf_counter() - started
     write_table(paths["source"], [row], schema.SOURCES)
-    progress("done", film.source_id, 0)
     return row
 
 
@@ -281,27 +340,31 @@ def _analyse_while_decoding(scanner: Scanner, frames: Iterator[DecodedFrame], ah
                 future.cancel()
 
 
-def _scan_film(dataset: Dataset, film: Film, settings: ExtractSettings, progress: Progress) -> dict:
-    paths = _cache_paths(dataset, film.source_id)
+def _scan_film(dataset: Dataset, film: Film, settings: ExtractSettings, progress: Progress, frames: FrameRange = WHOLE_FILM) -> dict:
+    """Scan a film, selecting and writing kept frames as it goes; or scan one frame range of
+    it, recording only the band verdicts of the candidates starting there."""
+    whole = frames == WHOLE_FILM
+    paths = _cache_paths(dataset, film.source_id, frames)
     stream = open_video(film.path, settings.backend)
     try:
         info = stream.info
         size = analysis_size(info.width, info.height, settings.analysis_size)
         if min(size) < MIN_SIDE:
             raise VideoError(f"frames are {info.width}x{info.height}, smaller than the {MIN_SIDE}x{MIN_SIDE} SSIM window")
-        progress("start", film.source_id, info.expected_frames or 0)
+        feed = _RangeFeed(stream.frames(), frames, 2 * max(settings.strides))
+        progress("start", film.source_id, feed.expected(info.expected_frames))
         verdicts = TableWriter(paths["candidates"], schema.CANDIDATES)
         frame_index = TableWriter(paths["frame_index"], schema.FRAME_INDEX)
-        selection = Selection(film, settings, settings.resize or (info.width, info.height), verdicts)
-        writer = None if settings.dry_run else TripletWriter(dataset, settings)
+        selection = Selection(film, settings, settings.resize or (info.width, info.height), verdicts) if whole else BandVerdicts(verdicts)
+        writer = TripletWriter(dataset, settings) if whole and not settings.dry_run else None
 
-        def on_keep(row: dict, frames: list[DecodedFrame]) -> None:
+        def on_keep(row: dict, kept_frames: list[DecodedFrame]) -> None:
             if writer:
-                writer.submit(row["triplet_id"], [f.rgb() for f in frames])
+                writer.submit(row["triplet_id"], [f.rgb() for f in kept_frames])
 
-        scanner = Scanner(settings, size, selection, frame_index, on_keep)
+        scanner = Scanner(settings, size, selection, frame_index, on_keep, frames)
         try:
-            _analyse_while_decoding(scanner, _reporting(stream.frames(), film.source_id, progress))
+            _analyse_while_decoding(scanner, _reporting(iter(feed), film.source_id, progress))
             scanner.finish()
         except BaseException:
             verdicts.abort()
@@ -312,32 +375,52 @@ def _scan_film(dataset: Dataset, film: Film, settings: ExtractSettings, progress
                 writer.close()
     finally:
         stream.close()
-    if not scanner.frame_count:
+    if not feed.decoded:
         verdicts.abort()
         frame_index.abort()
         raise VideoError("no frame could be decoded" + (f" ({'; '.join(stream.damage)})" if stream.damage else ""))
     verdicts.commit()
     frame_index.commit()
-    return _record(paths, film, settings, selection, scanner.frame_count, "partial" if stream.damage else "ok",
-                   "; ".join(stream.damage) or None, dict(
+    return _record(paths, film, settings, selection.counts, selection.kept if whole else None, feed.decoded,
+                   "partial" if stream.damage else "ok", "; ".join(stream.damage) or None, dict(
         codec=info.codec, width=info.width, height=info.height, fps=info.fps, expected_frames=info.expected_frames,
         analysis_width=size[0], analysis_height=size[1], scan_ssim_low=settings.band.low, scan_ssim_high=settings.band.high,
     ))
 
 
+class _RangeFeed:
+    """The frames a scan of ``frames`` analyses, from a stream decoded from its first frame: the
+    range's and the ``overlap`` after it (the candidates starting in the range end there).
+    ``decoded`` counts every frame decoded, those skipped before the range included."""
+
+    def __init__(self, decoded_frames: Iterator[DecodedFrame], frames: FrameRange, overlap: int):
+        self._decoded_frames, self.frames, self.overlap = decoded_frames, frames, overlap
+        self.decoded = 0
+
+    def expected(self, film_frames: int | None) -> int:
+        """Frames this feed will yield, as far as the header tells (0: unknown)."""
+        end = film_frames if self.frames.stop is None else self.frames.stop + self.overlap
+        return max(0, end - self.frames.start) if end else 0
+
+    def __iter__(self) -> Iterator[DecodedFrame]:
+        try:
+            for frame in self._decoded_frames:
+                if self.frames.stop is not None and frame.index >= self.frames.stop + self.overlap:
+                    break
+                self.decoded = frame.index + 1
+                if frame.index >= self.frames.start:
+                    yield frame
+        finally:
+            self._decoded_frames.close()
+
+
 def _reselect_film(dataset: Dataset, film: Film, settings: ExtractSettings, previous: dict, progress: Progress) -> dict:
     paths = _cache_paths(dataset, film.source_id)
     frames = read_table(paths["frame_index"], schema.FRAME_INDEX)
-    times = frames["time"].to_numpy()
-    thumbnails = np.frombuffer(b"".join(frames["thumbnail"].to_pylist()), np.uint8).reshape(-1, THUMBNAIL_SIZE[1], THUMBNAIL_SIZE[0])
     verdicts = TableWriter(paths["candidates"], schema.CANDIDATES)
     selection = Selection(film, settings, settings.resize or (previous["width"], previous["height"]), verdicts)
     try:
-        for batch in pq.ParquetFile(paths["candidates"]).iter_batches(batch_size=65536):
-            for cached in batch.to_pylist():
-                stored = dict(zip(PAIR_ORDER, (cached["ssim_12"], cached["ssim_23"], cached["ssim_13"])))
-                ssims, reason = judge(settings.band, lambda a, b: stored[a, b])
-                selection.decide(cached["start"], cached["interval"], ssims, reason, thumbnails.__getitem__, lambda i: float(times[i]))
+        _select_cached(selection, settings.band, [paths["candidates"]], frames)
         if not settings.dry_run:
             resized = previous["resize"] != format_size(settings.resize)
             missing = [t for t in selection.kept if resized or not dataset.triplet_dir(t["triplet_id"]).is_dir()]
@@ -347,8 +430,21 @@ def _reselect_film(dataset: Dataset, film: Film, settings: ExtractSettings, prev
         verdicts.abort()
         raise
     verdicts.commit()
-    carried = ("codec", "width", "height", "fps", "expected_frames", "analysis_width", "analysis_height", "scan_ssim_low", "scan_ssim_high")
-    return _record(paths, film, settings, selection, len(times), previous["status"], previous["error"], {k: previous[k] for k in carried})
+    return _record(paths, film, settings, selection.counts, selection.kept, frames.num_rows, previous["status"], previous["error"],
+                   {k: previous[k] for k in _SCAN_FACTS})
+
+
+def _select_cached(selection: Selection, band: Band, candidates: list[Path], frames: pa.Table) -> None:
+    """Run ``selection`` over cached candidates (files in film order) with their stored pair SSIMs;
+    ``frames``: the film's FRAME_INDEX rows."""
+    times = frames["time"].to_numpy()
+    thumbnails = np.frombuffer(b"".join(frames["thumbnail"].to_pylist()), np.uint8).reshape(-1, THUMBNAIL_SIZE[1], THUMBNAIL_SIZE[0])
+    for path in candidates:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
+            for cached in batch.to_pylist():
+                stored = dict(zip(PAIR_ORDER, (cached["ssim_12"], cached["ssim_23"], cached["ssim_13"])))
+                ssims, reason = judge(band, lambda a, b: stored[a, b])
+                selection.decide(cached["start"], cached["interval"], ssims, reason, thumbnails.__getitem__, lambda i: float(times[i]))
 
 
 def _write_frames(dataset: Dataset, film: Film, settings: ExtractSettings, triplets: list[dict], progress: Progress) -> None:
@@ -398,11 +494,15 @@ def _reporting(frames: Iterator[DecodedFrame], source_id: str, progress: Progres
 # --------------------------------------------------------------------------- cache and records
 
 
-def _cache_paths(dataset: Dataset, source_id: str) -> dict[str, Path]:
-    folder = dataset.source_cache(source_id)
+def _cache_paths(dataset: Dataset, source_id: str, frames: FrameRange = WHOLE_FILM) -> dict[str, Path]:
+    folder = dataset.source_cache(source_id) if frames == WHOLE_FILM else _ranges_dir(dataset, source_id) / frames.name
     paths = {name: folder / f"{name}.parquet" for name in ("candidates", "frame_index", "triplets", "source")}
     paths["error"] = folder / "error.log"
     return paths
+
+
+def _ranges_dir(dataset: Dataset, source_id: str) -> Path:
+    return dataset.source_cache(source_id) / "ranges"
 
 
 def _reusable_record(paths: dict[str, Path], film: Film, settings: ExtractSettings) -> dict | None:
@@ -422,14 +522,19 @@ def _reusable_record(paths: dict[str, Path], film: Film, settings: ExtractSettin
     return previous if same_scan else None
 
 
-def _record(paths, film, settings, selection: Selection, frame_count: int, status, error, extra) -> dict:
-    """Write the film's kept triplets; return its SOURCES row (written last by the caller)."""
-    write_table(paths["triplets"], selection.kept, schema.TRIPLETS)
+_SCAN_FACTS = ("codec", "width", "height", "fps", "expected_frames", "analysis_width", "analysis_height", "scan_ssim_low", "scan_ssim_high")
+
+
+def _record(paths, film, settings, counts: Counter, kept: list[dict] | None, frame_count: int, status, error, extra) -> dict:
+    """Write the kept triplets (a frame range has none yet); return the SOURCES row (written last
+    by the caller)."""
+    if kept is not None:
+        write_table(paths["triplets"], kept, schema.TRIPLETS)
     paths["error"].unlink(missing_ok=True)
     return _source_row(
         film, settings, status=status, error=error, frame_count=frame_count, duration=frame_count / extra["fps"] if extra["fps"] else None,
-        candidates=sum(selection.counts.values()), kept=selection.counts["kept"],
-        **{f"rejected_{reason}": selection.counts[reason] for reason in schema.REJECTION_REASONS}, **extra,
+        candidates=sum(counts.values()), kept=counts["kept"],
+        **{f"rejected_{reason}": counts[reason] for reason in schema.REJECTION_REASONS}, **extra,
     )
 
 
@@ -462,39 +567,86 @@ def merge_tables(dataset: Dataset) -> tuple[pa.Table, pa.Table]:
     return triplet_table, source_table
 
 
-# --------------------------------------------------------------------------- many films
-
-_worker_queue = None
+# --------------------------------------------------------------------------- a split film
 
 
-def _init_worker(queue) -> None:
-    global _worker_queue
-    _worker_queue = queue
-    cv2.setNumThreads(1)
-
-
-def _process_in_worker(job: FilmJob) -> dict:
-    return process_film(job, lambda event, source_id, value: _worker_queue.put((event, source_id, value)))
-
-
-def extract_films(films: list[tuple[Film, ExtractSettings]], dataset: Dataset, workers: int, progress: Progress) -> list[dict]:
-    """Process films in parallel (one process per film at a time); returns their SOURCES rows."""
-    jobs = [FilmJob(film, settings, dataset.root) for film, settings in films]
-    workers = max(1, min(workers, len(jobs)))
-    if workers == 1:
-        return [process_film(job, progress) for job in jobs]
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    relay = threading.Thread(target=_relay, args=(queue, progress), daemon=True)
-    relay.start()
+def plan_ranges(job: FilmJob, split_frames: int | None) -> list[FrameRange]:
+    """The units to scan a film in: ``[WHOLE_FILM]``, or, when its header says it is longer than
+    ``split_frames`` and its cache cannot be re-selected instead, ranges of ``split_frames``
+    frames, the last one open-ended (a header may count short). For a split film, its
+    done-marker goes now (it comes back last) and so do range scans of another split."""
+    if not split_frames:
+        return [WHOLE_FILM]
+    dataset, film = Dataset(job.dataset_root), job.film
+    paths = _cache_paths(dataset, film.source_id)
+    if _reusable_record(paths, film, job.settings) is not None:
+        return [WHOLE_FILM]
     try:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(queue,)) as pool:
-            return list(pool.map(_process_in_worker, jobs))
-    finally:
-        queue.put(None)
-        relay.join()
+        stream = open_video(film.path, job.settings.backend)
+    except VideoError:
+        return [WHOLE_FILM]  # process_film says why
+    expected = stream.info.expected_frames
+    stream.close()
+    if not expected or expected <= split_frames:
+        return [WHOLE_FILM]
+    starts = range(0, expected, split_frames)
+    ranges = [FrameRange(start, start + split_frames) for start in starts[:-1]] + [FrameRange(starts[-1])]
+    paths["source"].unlink(missing_ok=True)
+    folder = _ranges_dir(dataset, film.source_id)
+    for scanned in folder.iterdir() if folder.is_dir() else ():
+        if scanned.name not in {frames.name for frames in ranges}:
+            remove(scanned)
+    return ranges
 
 
-def _relay(queue, progress: Progress) -> None:
-    while (message := queue.get()) is not None:
-        progress(*message)
+def select_ranges(job: FilmJob, ranges: list[FrameRange], scanned: list[dict]) -> tuple[dict, list[dict]]:
+    """Join a split film's scanned ranges (``scanned``: their rows, in order) into its cache and
+    select over the whole film at once, as an unsplit scan does (the redundancy policy is
+    sequential); returns the film's SOURCES row, to be written once the kept triplets' frames are
+    (:func:`finish_film`), and those triplets."""
+    dataset = Dataset(job.dataset_root)
+    film, settings = job.film, job.settings
+    failed = next((row for row in scanned if row["status"] == "failed"), None)
+    if failed is not None:
+        return failure_row(job, failed["error"]), []
+    last = scanned[-1]  # it decoded the whole film: its frame count, damage and stream facts are the film's
+    parts = [_cache_paths(dataset, film.source_id, frames) for frames in ranges]
+    frames = pa.concat_tables([read_table(part["frame_index"], schema.FRAME_INDEX) for part in parts])
+    frame_count = last["frame_count"]
+    if frames["index"].to_pylist() != list(range(frame_count)):
+        raise RuntimeError(f"{film.source_id}: its frame ranges do not index frames 0-{frame_count - 1} once each")
+    paths = _cache_paths(dataset, film.source_id)
+    write_table(paths["frame_index"], frames, schema.FRAME_INDEX)
+    verdicts = TableWriter(paths["candidates"], schema.CANDIDATES)
+    selection = Selection(film, settings, settings.resize or (last["width"], last["height"]), verdicts)
+    try:
+        _select_cached(selection, settings.band, [part["candidates"] for part in parts], frames)
+        if sum(selection.counts.values()) != sum(max(0, frame_count - 2 * stride) for stride in settings.strides):
+            raise RuntimeError(f"{film.source_id}: its frame ranges do not hold every candidate once")
+    except BaseException:
+        verdicts.abort()
+        raise
+    verdicts.commit()
+    row = _record(paths, film, settings, selection.counts, selection.kept, frame_count, last["status"], last["error"],
+                  {k: last[k] for k in _SCAN_FACTS})
+    return row, selection.kept
+
+
+def write_frames(job: FilmJob, triplets: list[dict], progress: Progress) -> int:
+    """Write kept triplets' frames, decoding the film again (a split film's second units of work,
+    one per range); returns how many triplets."""
+    _write_frames(Dataset(job.dataset_root), job.film, job.settings, triplets, progress)
+    return len(triplets)
+
+
+def failure_row(job: FilmJob, error: str) -> dict:
+    return _source_row(job.film, job.settings, status="failed", error=error)
+
+
+def finish_film(job: FilmJob, row: dict) -> None:
+    """Write a split film's done-marker, last. Its range scans go once it succeeded; a failed
+    film keeps them, so that a re-run scans only the ranges that failed."""
+    dataset = Dataset(job.dataset_root)
+    write_table(_cache_paths(dataset, job.film.source_id)["source"], [row], schema.SOURCES)
+    if row["status"] != "failed":
+        remove(_ranges_dir(dataset, job.film.source_id))

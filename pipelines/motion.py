@@ -17,21 +17,20 @@ For every triplet:
    right colour, so nothing is hidden or revealed that an interpolator would miss;
 5. ``suggested_difficulty`` follows from the motion and the occlusion (``pipelines/difficulty.py``).
 
-Triplets are measured in parallel (one process per worker). Measured rows are saved every
-PART_ROWS rows (or PART_SECONDS) as a part under ``stats/motion-parts/``; a run that is
-interrupted, even with ``kill -9``, resumes from them. The table is written last, atomically;
-rows measured with another flow method or box are measured again.
+Triplets are measured in chunks of at most PART_ROWS, one unit of work each, on an executor
+(``pipelines/executors.py``: a local process pool or a Ray cluster). Each chunk saves its rows
+itself, atomically, as a part under ``stats/motion-parts/``; a run that is interrupted, even
+with ``kill -9``, resumes from them. The driver writes the table last, atomically; rows
+measured with another flow method or box are measured again.
 """
 from __future__ import annotations
 
 import functools
-import multiprocessing
-import signal
+import math
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -45,6 +44,8 @@ from atdkit import schema
 from atdkit.sizes import format_size, parse_size
 from atdkit.store import Dataset, remove, write_table
 from pipelines.difficulty import Agreement, Thresholds, agreement, calibrate, motion_percent
+from pipelines.executors import ExecutorChoice, NodeTally
+from pipelines.executors import Progress as UnitProgress
 from pipelines.extract import analysis_size
 from pipelines.flow import FlowEstimator, make_estimator
 from atdkit.store import write_file
@@ -52,7 +53,7 @@ from pipelines.tables import read_dataset_table, table_path
 
 CONSISTENCY_ALPHA, CONSISTENCY_BETA = 0.01, 0.5  # forward-backward check, flow-box pixels squared
 COLOUR_TOLERANCE = 24  # largest RGB channel difference (0-255) between a pixel and its match
-PART_ROWS, PART_SECONDS = 16, 10.0
+PART_ROWS = 16
 
 
 def stats_dir(dataset: Dataset) -> Path:
@@ -151,40 +152,29 @@ def measure_triplet(folder: Path, estimate: FlowEstimator, box: tuple[int, int])
     return flow_statistics(frame1, frame3, estimate, box)
 
 
-# --------------------------------------------------------------------------- workers
-
-_estimator: FlowEstimator | None = None
-_box: tuple[int, int] = (0, 0)
+# --------------------------------------------------------------------------- units of work
 
 
-def _init_worker(settings: FlowSettings, in_pool: bool) -> None:
-    global _estimator, _box
-    if in_pool:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process stops the pool and saves what is done
-        cv2.setNumThreads(1)
-    _estimator, _box = make_estimator(settings.method), settings.box
+def measure_chunk(jobs: list[tuple[str, str]], settings: FlowSettings, part: str, progress: UnitProgress) -> tuple[list[dict], list[str]]:
+    """Measure a chunk of (triplet_id, folder) and save the rows as the part file ``part``
+    (atomically); returns the rows and one line per triplet that could not be measured."""
+    estimate = make_estimator(settings.method)
+    rows, errors = [], []
+    for triplet_id, folder in jobs:
+        try:
+            rows.append({"triplet_id": triplet_id, **measure_triplet(Path(folder), estimate, settings.box), "suggested_difficulty": None})
+        except FrameError as error:
+            errors.append(str(error))
+        progress("advance", triplet_id, 1)
+    if rows:
+        write_table(Path(part), rows, schema.MOTION.with_metadata(settings.metadata()))
+    return rows, errors
 
 
-def _measure(job: tuple[str, str]) -> tuple[str, dict | str]:
-    """(triplet_id, statistics) or (triplet_id, one-line error)."""
-    triplet_id, folder = job
-    try:
-        return triplet_id, measure_triplet(Path(folder), _estimator, _box)
-    except FrameError as error:
-        return triplet_id, str(error)
-
-
-def _measure_all(jobs: list[tuple[str, str]], settings: FlowSettings, workers: int) -> Iterator[tuple[str, dict | str]]:
-    if workers <= 1 or len(jobs) < 2:
-        _init_worker(settings, in_pool=False)
-        yield from map(_measure, jobs)
-        return
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(settings, True))
-    try:
-        yield from pool.map(_measure, jobs, chunksize=2)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+def _chunks(jobs: list[tuple[str, str]], workers: int) -> list[list[tuple[str, str]]]:
+    """At most PART_ROWS triplets each, and enough chunks to keep every worker busy."""
+    size = max(1, min(PART_ROWS, math.ceil(len(jobs) / max(1, workers))))
+    return [jobs[i:i + size] for i in range(0, len(jobs), size)]
 
 
 class TripletRateColumn(ProgressColumn):
@@ -204,6 +194,7 @@ class MotionReport:
     reused: int  # triplets whose statistics came from an earlier run
     seconds: float  # time spent measuring
     errors: list[str]  # one line per triplet that could not be measured
+    nodes: NodeTally = field(default_factory=NodeTally)  # what each node measured
 
     @property
     def rate(self) -> float:
@@ -246,15 +237,18 @@ def write_motion(dataset: Dataset, table: pa.Table, settings: FlowSettings, thre
     write_table(table_path(dataset, "motion"), table, schema.MOTION.with_metadata(metadata))
 
 
-def compute_motion(dataset: Dataset, flow: str = "dis", flow_box: tuple[int, int] = (960, 540), workers: int = 1,
-                   console: Console | None = None, thresholds: Thresholds | None = None) -> MotionReport:
+def compute_motion(dataset: Dataset, flow: str = "dis", flow_box: tuple[int, int] = (960, 540),
+                   executor: ExecutorChoice = ExecutorChoice(), console: Console | None = None,
+                   thresholds: Thresholds | None = None) -> MotionReport:
     """Measure every triplet of ``dataset`` not measured yet and write ``motion.parquet``.
 
     ``thresholds`` default to ``stats/difficulty_thresholds.json`` (a calibration) or else the
-    defaults. ``console`` shows a progress bar. Raises pipelines.tables.DatasetError, ValueError (unknown flow method).
+    defaults. ``console`` shows a progress bar. Raises pipelines.tables.DatasetError, ValueError
+    (unknown flow method), pipelines.executors.ExecutorError.
     """
     settings = FlowSettings(flow, tuple(flow_box))
     make_estimator(flow)  # an unknown name fails here, before any work
+    executor.check()
     thresholds = thresholds or Thresholds.load(thresholds_path(dataset))
     triplets = read_dataset_table(dataset, "triplets", required=True)
     with dataset.writing():
@@ -266,37 +260,29 @@ def compute_motion(dataset: Dataset, flow: str = "dis", flow_box: tuple[int, int
         jobs = [(t, str(dataset.triplet_dir(t))) for t in ids if t not in done]
         reused = len(ids) - len(jobs)
         errors: list[str] = []
+        nodes = NodeTally()
         started = time.perf_counter()
         with _progress(console) as progress:
             task = progress.add_task("measuring motion", total=len(jobs))
-            part: list[dict] = []
-            last_save = time.monotonic()
-            try:
-                for triplet_id, result in _measure_all(jobs, settings, workers):
-                    if isinstance(result, str):
-                        errors.append(result)
-                    else:
-                        row = {"triplet_id": triplet_id, **result, "suggested_difficulty": None}
-                        part.append(row)
-                        done[triplet_id] = row
-                    progress.advance(task)
-                    if len(part) >= PART_ROWS or (part and time.monotonic() - last_save > PART_SECONDS):
-                        _save_part(dataset, part, settings)
-                        part, last_save = [], time.monotonic()
-            finally:
-                _save_part(dataset, part, settings)
+            with executor.open(lambda event, _, value: progress.advance(task, value)) as units:
+                for chunk in _chunks(jobs, units.workers):
+                    units.submit(chunk[0][0], measure_chunk, chunk, settings, str(parts_dir(dataset) / f"part-{chunk[0][0]}.parquet"))
+                for outcome in units.results():
+                    if outcome.failed:
+                        errors.append(f"triplets from {outcome.name} on: {outcome.error}")
+                        nodes.add(outcome)
+                        continue
+                    rows, failures = outcome.value
+                    done.update((row["triplet_id"], row) for row in rows)
+                    errors.extend(failures)
+                    nodes.add(outcome, len(rows))
         seconds = time.perf_counter() - started
         table = with_suggestions(done.values(), triplets, thresholds)
         write_motion(dataset, table, settings, thresholds)
         if parts_dir(dataset).exists():
             remove(parts_dir(dataset))
-    return MotionReport(table, settings, thresholds, len(jobs) - len(errors), reused, seconds, errors)
-
-
-def _save_part(dataset: Dataset, rows: list[dict], settings: FlowSettings) -> None:
-    if rows:
-        path = parts_dir(dataset) / f"part-{time.time_ns()}.parquet"
-        write_table(path, rows, schema.MOTION.with_metadata(settings.metadata()))
+    measured = sum(facts.amount for facts in nodes.nodes.values())
+    return MotionReport(table, settings, thresholds, int(measured), reused, seconds, errors, nodes)
 
 
 def _progress(console: Console | None) -> Progress:

@@ -1,4 +1,9 @@
-"""``atdkit extract`` end to end: resolve films, process them in parallel, merge the tables."""
+"""``atdkit extract`` end to end: resolve films, process them in parallel, merge the tables.
+
+The films are processed as units of work on an executor (``pipelines/executors.py``: a local
+process pool or a Ray cluster); this process, the driver, shows one progress bar, merges the
+per-film tables into ``triplets.parquet`` and ``sources.parquet`` and tallies what each node did.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,12 +11,15 @@ from pathlib import Path
 
 import pyarrow as pa
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from atdkit import schema
+from atdkit.progress import RateColumn
 from atdkit.sizes import parse_size
-from atdkit.progress import FilmProgress
-from atdkit.store import Dataset, read_table
-from pipelines.extract import ExtractSettings, extract_films, merge_tables
+from atdkit.store import TMP_PREFIX, Dataset, read_table, remove
+from pipelines.executors import ExecutorChoice, NodeTally
+from pipelines.extract import ExtractSettings, merge_tables
+from pipelines.extract_units import extract_films
 from pipelines.films import Film, InputError, content_hash, expand_paths, identify, read_series_map
 from pipelines.selection import Band, RedundancyPolicy
 
@@ -25,6 +33,7 @@ class RunReport:
     triplets: pa.Table  # the whole dataset's TRIPLETS after the run
     all_sources: pa.Table
     input_errors: list[str] = field(default_factory=list)
+    nodes: NodeTally = field(default_factory=NodeTally)  # what each node did in this run
 
     @property
     def failed(self) -> bool:
@@ -57,8 +66,11 @@ def settings_from(options: dict, recorded: dict | None = None) -> ExtractSetting
     )
 
 
-def extract(paths: list[str], dataset: Dataset, options: dict, workers: int, console: Console,
+def extract(paths: list[str], dataset: Dataset, options: dict, executor: ExecutorChoice, console: Console,
             series: str | None = None, series_map: Path | None = None) -> RunReport:
+    """``options``: the settings (see :func:`settings_from`) and ``split_frames``, the length
+    above which a film is scanned in frame ranges of that many frames."""
+    executor.check()
     settings = settings_from(options)
     files, input_errors = expand_paths(paths)
     mapping = read_series_map(series_map) if series_map else None
@@ -67,11 +79,12 @@ def extract(paths: list[str], dataset: Dataset, options: dict, workers: int, con
         films, notes = identify(files, known, series, mapping)
         for note in notes:
             console.print(f"note: {note}", highlight=False)
-        return _run(dataset, [(film, settings) for film in films], workers, console, input_errors)
+        return _run(dataset, [(film, settings) for film in films], executor, console, input_errors, options.get("split_frames"))
 
 
-def refilter(dataset: Dataset, options: dict, workers: int, console: Console) -> RunReport:
+def refilter(dataset: Dataset, options: dict, executor: ExecutorChoice, console: Console) -> RunReport:
     """Re-select every film of ``dataset`` with new thresholds, from its cached SSIMs."""
+    executor.check()
     if not dataset.sources_path.exists():
         raise InputError(f"{dataset.root}: not an atdkit dataset (no sources.parquet)")
     with dataset.writing():
@@ -82,15 +95,55 @@ def refilter(dataset: Dataset, options: dict, workers: int, console: Console) ->
             path = Path(row["path"])
             digest = content_hash(path) if path.is_file() else row["content_hash"]
             jobs.append((Film(path, row["source_id"], row["series"], digest), settings_from(options, row)))
-        return _run(dataset, jobs, workers, console, [])
+        return _run(dataset, jobs, executor, console, [], options.get("split_frames"))
 
 
 def _recorded_sources(dataset: Dataset) -> list[dict]:
     return read_table(dataset.sources_path, schema.SOURCES).to_pylist() if dataset.sources_path.exists() else []
 
 
-def _run(dataset: Dataset, jobs: list[tuple[Film, ExtractSettings]], workers: int, console: Console, input_errors: list[str]) -> RunReport:
-    with FilmProgress(console, len(jobs)) as progress:
-        rows = extract_films(jobs, dataset, workers, progress)
+def _run(dataset: Dataset, jobs: list[tuple[Film, ExtractSettings]], choice: ExecutorChoice, console: Console,
+         input_errors: list[str], split_frames: int | None) -> RunReport:
+    progress, nodes, rows = RunProgress(console, len(jobs)), NodeTally(), []
+    with choice.open(progress) as executor, progress:
+        for row in extract_films(jobs, dataset, executor, split_frames, nodes):
+            rows.append(row)
+            progress.film_done()
+    order = {film.source_id: position for position, (film, _) in enumerate(jobs)}
+    rows.sort(key=lambda row: order[row["source_id"]])
+    for leftover in dataset.root.rglob(f"{TMP_PREFIX}*"):  # of workers killed mid-unit, whose units ran again
+        remove(leftover)
     triplets, all_sources = merge_tables(dataset)
-    return RunReport(dataset, rows, triplets, all_sources, input_errors)
+    return RunReport(dataset, rows, triplets, all_sources, input_errors, nodes)
+
+
+class RunProgress:
+    """The driver's one bar: films done, frames the units report as scanned, and frames/s across
+    every worker. Called as ``progress(event, source_id, value)`` by the units."""
+
+    def __init__(self, console: Console, films: int):
+        self.films, self.done, self.frames = films, 0, 0
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
+                             console=console, transient=True)
+        self.task = self.bars.add_task(self._description(), total=None)
+
+    def _description(self) -> str:
+        return f"films {self.done}/{self.films}, frames"
+
+    def __enter__(self) -> "RunProgress":
+        self.bars.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bars.stop()
+
+    def __call__(self, event: str, source_id: str, value: float) -> None:
+        if event == "start" and value:
+            self.frames += int(value)
+            self.bars.update(self.task, total=self.frames)
+        elif event == "advance":
+            self.bars.advance(self.task, value)
+
+    def film_done(self) -> None:
+        self.done += 1
+        self.bars.update(self.task, description=self._description())

@@ -48,7 +48,7 @@ def run_once(mode: str, clip: Path, analysis_size: str) -> dict:
         started = time.perf_counter()
         frames = sum(1 for _ in stream.frames())
         return {"frames": frames, "seconds": time.perf_counter() - started}
-    from pipelines.extract import ExtractSettings, extract_films
+    from pipelines.extract import ExtractSettings, FilmJob, process_film
     from pipelines.films import identify
     from atdkit.store import Dataset
 
@@ -57,7 +57,7 @@ def run_once(mode: str, clip: Path, analysis_size: str) -> dict:
         films, _ = identify([clip.resolve()], {})
         settings = ExtractSettings(dry_run=mode == "dry-run", analysis_size=parse_size(analysis_size))
         started = time.perf_counter()
-        (row,) = extract_films([(films[0], settings)], dataset, 1, lambda *_: None)
+        row = process_film(FilmJob(films[0], settings, dataset.root), lambda *_: None)
         seconds = time.perf_counter() - started
     return {"frames": row["frame_count"], "seconds": seconds, "kept": row["kept"]}
 
