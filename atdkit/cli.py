@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from atdkit.sizes import parse_size
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--backend", choices=("pyav", "opencv"), help="video decoding backend (default pyav)")
     extract.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="films processed in parallel (default: CPU count)")
     extract.add_argument("--dry-run", action="store_true", help="scan and write the tables, but no images")
+    executor_arguments(extract, "films")
+    extract.add_argument("--split-frames", type=int, metavar="N", help="scan a film longer than N frames in ranges of N frames, in parallel")
 
     synth = commands.add_parser("synth", help="render a procedural cartoon clip with a known timeline")
     synth.add_argument("--out", type=Path, required=True, help="clip path (.mp4); the timeline is written beside it")
@@ -118,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--flow-size", type=size_argument, default=(960, 540), metavar="WxH",
                        help="box frames are fitted into for the flow (default 960x540)")
     stats.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="triplets measured in parallel (default: CPU count)")
+    executor_arguments(stats, "chunks of triplets")
     stats.add_argument("--compare", type=Path, metavar="OTHER_DATASET_DIR", help="overlay another dataset's motion on the histograms")
     stats.add_argument("--calibrate", action="store_true", help="fit the difficulty thresholds to the human difficulties in labels.parquet")
 
@@ -162,7 +166,56 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--sgm-style", choices=("auto", "japan", "western"), default="auto",
                              help="SGM line style (default auto: western when the frames' folder name has Disney in it)")
 
+    # --- train (benchmark)
+    train = commands.add_parser("train", help="train or fine-tune a method's network on an atdkit dataset (paper, section 4.4)")
+    train.add_argument("--method", required=True, help="a trainable method (an unknown name lists them)")
+    train.add_argument("--data", type=Path, required=True, metavar="DATASET_DIR", help="atdkit dataset (its train split when split)")
+    train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="run folder: last.pt, best.pt, history.csv, training.png")
+    train.add_argument("--weights", nargs="+", type=weights_argument, default=[], metavar="NAME=PATH",
+                       help="starting weights (the method's own file: fine-tuning) and SGM's vgg19")
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, help="train until this many steps")
+    length.add_argument("--epochs", type=int, help="train until this many epochs (default 50, the paper's fine-tuning)")
+    train.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last.pt")
+    train.add_argument("--size", type=size_argument, default=(960, 540), metavar="WxH", help="frames are rescaled to this (default 960x540)")
+    train.add_argument("--crop", type=int, default=380, help="side of the random square crops (default 380)")
+    train.add_argument("--batch-size", type=int, default=16, help="triplets per step, over all GPUs (default 16)")
+    train.add_argument("--lr", type=float, help="learning rate (default 1e-4 from scratch, 1e-6 fine-tuning)")
+    train.add_argument("--schedule", default="constant",
+                       help="constant (default), step:EPOCHS:GAMMA, multistep:E1,E2,...:GAMMA or cosine")
+    train.add_argument("--val-fraction", type=float, default=0.1, help="share of the triplets held out, by source (default 0.1)")
+    train.add_argument("--save-every", type=int, default=500, help="steps between saves of last.pt (default 500; and each epoch)")
+    train.add_argument("--no-sgm", action="store_true", help="feed zero flows instead of SGM flows (no VGG-19 needed)")
+    train.add_argument("--no-amp", action="store_true", help="fp32 on the GPU too (default: fp16 autocast on CUDA)")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="data-loading processes (default: CPU count, at most 4)")
+    train.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto", help="default: cuda when available")
+
     return parser
+
+
+def executor_arguments(parser: argparse.ArgumentParser, units: str) -> None:
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help=f"where {units} are processed: local (a process pool here, default) or ray (a Ray cluster)")
+    parser.add_argument("--ray-address", metavar="ADDR", help="the Ray cluster to run on (default: $RAY_ADDRESS, "
+                        "else a Ray instance started here with --workers CPUs); needs --executor ray")
+
+
+def executor_choice(args):
+    """The executor ``args`` ask for; a usage error for options that do not go together."""
+    from pipelines.executors import ExecutorChoice
+
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.ray_address and args.executor != "ray":
+        raise UsageError("--ray-address needs --executor ray")
+    return ExecutorChoice(args.executor, args.workers, args.ray_address)
+
+
+def print_nodes(console: Console, nodes, unit: str) -> None:
+    """The per-node summary of a run on a Ray cluster."""
+    if nodes.nodes:
+        console.print(nodes.table(unit))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args, console)
     except (UsageError, DatasetBusyError) as error:
-        console.print(f"[red]atdkit {args.command}: error:[/] {error}", highlight=False, soft_wrap=True)
+        console.print(f"[red]atdkit {args.command}: error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         console.print(f"[yellow]atdkit {args.command}: interrupted[/]; run the same command again to resume")
@@ -183,24 +236,30 @@ def main(argv: list[str] | None = None) -> int:
 @command("extract")
 def cmd_extract(args, console: Console) -> int:
     from pipelines import run
+    from pipelines.executors import ExecutorError
 
     if args.videos and not args.out:
         raise UsageError("--out DATASET_DIR is required with --videos")
     if args.refilter and args.out:
         raise UsageError("--refilter rewrites DATASET_DIR in place: leave out --out")
+    if args.split_frames is not None and args.split_frames < 1:
+        raise UsageError("--split-frames must be at least 1")
+    executor = executor_choice(args)
     options = {
         "intervals": args.intervals, "ssim_low": args.ssim_low, "ssim_high": args.ssim_high,
         "analysis_size": args.analysis_size, "min_gap": args.min_gap, "min_change": args.min_change,
-        "resize": args.resize, "backend": args.backend, "dry_run": args.dry_run,
+        "resize": args.resize, "backend": args.backend, "dry_run": args.dry_run, "split_frames": args.split_frames,
     }
     try:
         if args.refilter:
-            report = run.refilter(Dataset(args.refilter), options, args.workers, console)
+            report = run.refilter(Dataset(args.refilter), options, executor, console)
         else:
-            report = run.extract(args.videos, Dataset(args.out), options, args.workers, console, args.series, args.series_map)
-    except (ValueError, run.InputError) as error:
+            report = run.extract(args.videos, Dataset(args.out), options, executor, console, args.series, args.series_map)
+    except (ValueError, run.InputError, ExecutorError) as error:
         raise UsageError(str(error)) from None
     print_summary(console, report)
+    if executor.kind == "ray":
+        print_nodes(console, report.nodes, "frames")
     return 1 if report.failed else 0
 
 
@@ -222,6 +281,7 @@ def cmd_synth(args, console: Console) -> int:
 @command("demo")
 def cmd_demo(args, console: Console) -> int:
     from pipelines import run
+    from pipelines.executors import ExecutorChoice
     from pipelines.synth import render_clip
 
     root = args.out or Path(tempfile.mkdtemp(prefix="atdkit-demo-"))
@@ -230,7 +290,7 @@ def cmd_demo(args, console: Console) -> int:
     timeline = render_clip(clip)
     console.print(f"{clip}: {timeline.frame_count} frames, drawings held on twos and threes, cuts at frames {timeline.cuts}")
     console.rule("2. extract triplets")
-    report = run.extract([str(clip)], Dataset(root / "dataset"), {}, 1, console)
+    report = run.extract([str(clip)], Dataset(root / "dataset"), {}, ExecutorChoice(), console)
     print_summary(console, report)
     for row in report.triplets.slice(0, 5).to_pylist():
         console.print(f"  {row['triplet_id']}: frames {row['frames']}, SSIM {row['ssim_12']:.3f} / {row['ssim_23']:.3f} / {row['ssim_13']:.3f}")
@@ -241,7 +301,7 @@ def cmd_demo(args, console: Console) -> int:
     from pipelines import motion, summaries
 
     console.rule("3. motion statistics and difficulty suggestions")
-    stats = motion.compute_motion(report.dataset, workers=1, console=console)
+    stats = motion.compute_motion(report.dataset, console=console)
     summaries.print_motion(console, stats, motion.write_histograms(report.dataset, stats.table), None)
     console.rule("4. benchmark the weightless methods (no labels yet: Whole only)")
     console.print("The synthetic shapes jump farther than their own size along curved paths, which no flow method can "
@@ -283,23 +343,25 @@ def print_summary(console: Console, report) -> None:
 @command("stats")
 def cmd_stats(args, console: Console) -> int:
     from pipelines import motion, summaries
+    from pipelines.executors import ExecutorError
     from pipelines.tables import DatasetError
 
     dataset = Dataset(args.dataset)
-    if args.workers < 1:
-        raise UsageError("--workers must be at least 1")
+    executor = executor_choice(args)
     try:
         if args.compare:
             motion.read_motion(Dataset(args.compare), required=True)
         if args.calibrate and not (args.dataset / "labels.parquet").is_file():
             raise UsageError(f"{args.dataset / 'labels.parquet'}: no such file (--calibrate fits the thresholds to human labels)")
-        report = motion.compute_motion(dataset, args.flow, args.flow_size, args.workers, console)
+        report = motion.compute_motion(dataset, args.flow, args.flow_size, executor, console)
         histograms = motion.write_histograms(dataset, report.table, Dataset(args.compare) if args.compare else None)
         calibration = motion.calibrate_dataset(dataset) if args.calibrate else None
         agreement = motion.suggestion_agreement(dataset, calibration.table if calibration else report.table)
-    except (ValueError, DatasetError) as error:
+    except (ValueError, DatasetError, ExecutorError) as error:
         raise UsageError(str(error)) from None
     summaries.print_motion(console, report, histograms, None if calibration else agreement)
+    if executor.kind == "ray":
+        print_nodes(console, report.nodes, "triplets")
     if calibration:
         summaries.print_calibration(console, calibration, motion.thresholds_path(dataset))
     return 1 if report.errors else 0
@@ -504,6 +566,29 @@ def cmd_interpolate(args, console: Console) -> int:
     except (MethodError, BenchError, GuideFlowError, ValueError) as error:
         raise UsageError(str(error)) from None
     console.print(f"wrote {out} ({args.method}, {seconds:.1f} s)", highlight=False)
+    return 0
+
+
+# --- train (benchmark)
+
+
+@command("train")
+def cmd_train(args, console: Console) -> int:
+    from benchmark.training import TrainError, TrainSettings, print_summary, train
+
+    settings = TrainSettings(
+        size=args.size, crop=args.crop, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, steps=args.steps,
+        epochs=args.epochs, val_fraction=args.val_fraction, save_every=args.save_every, sgm=not args.no_sgm,
+        amp=not args.no_amp, seed=args.seed, workers=args.workers, device=args.device,
+    )
+    try:
+        report = train(args.method, args.data, args.out, settings, weights=dict(args.weights), resume=args.resume, console=console)
+    except TrainError as error:
+        raise UsageError(str(error)) from None
+    except KeyboardInterrupt:
+        console.print(f"[yellow]atdkit train: interrupted[/]; continue with the same command and --resume (from {args.out / 'last.pt'})")
+        return 130
+    print_summary(console, report)
     return 0
 
 

@@ -152,7 +152,8 @@ def test_two_annotators_label_in_real_browsers_then_consolidate(server, browser,
     alice.mouse.move(canvas["x"] + end[0], canvas["y"] + end[1], steps=10)
     alice.mouse.up()
     drawn = (start[0] * scale, start[1] * scale, (end[0] - start[0]) * scale, (end[1] - start[1]) * scale)
-    alice.wait_for_function("() => document.querySelector('input[aria-label=\"RoI x\"]').value !== ''")
+    alice.wait_for_function("() => ['x', 'y', 'width', 'height'].every(name =>"
+                            " document.querySelector(`input[aria-label=\"RoI ${name}\"]`).value !== '')")  # filled one by one
     assert typed_box(alice) == [f"{v:.0f}" for v in drawn]
     alice.get_by_role("button", name="translation").click()
     snapshot(alice, "annotation_label_page.png")
