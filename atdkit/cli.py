@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto", help="default: cuda when available")
     bench.add_argument("--weights", nargs="+", type=weights_argument, default=[], metavar="NAME=PATH", help="weight files of the methods")
     bench.add_argument("--profile", choices=("atd12k", "standard"), default="atd12k", help="metric profile (default atd12k: the paper's)")
+    bench.add_argument("--size", type=size_argument, metavar="WxH",
+                       help="score at this size instead of the profile's 960x540 (e.g. a quick run; recorded in run.json)")
     bench.add_argument("--split", help="atdkit datasets: test (default when splits.parquet exists), train or all")
     bench.add_argument("--resume", action="store_true", help="add to RESULTS_DIR, skipping triplets already scored")
     bench.add_argument("--save-frames", action="store_true", help="keep predictions in RESULTS_DIR/frames/<method>/")
@@ -540,7 +542,7 @@ def cmd_bench(args, console: Console) -> int:
         raise UsageError("--workers must be at least 1")
     try:
         report = run_bench(
-            args.data, args.methods, args.out, profile=args.profile, device=args.device, weights=given, split=args.split,
+            args.data, args.methods, args.out, profile=args.profile, size=args.size, device=args.device, weights=given, split=args.split,
             resume=args.resume, save_frames=args.save_frames, fp16=args.fp16, workers=args.workers, console=console,
             options={"sgm": args.sgm, "sgm_style": args.sgm_style},
             command=" ".join(["atdkit", *sys.argv[1:]]),

@@ -1,4 +1,4 @@
-"""Terminal progress for long jobs over many films: one bar per running film and one overall."""
+"""Terminal progress for long jobs: a rate column, and the driver's bar over many films."""
 from __future__ import annotations
 
 from rich.console import Console
@@ -7,25 +7,32 @@ from rich.text import Text
 
 
 class RateColumn(ProgressColumn):
+    """Items per second, e.g. ``RateColumn("frames", 0)`` -> "1,519 frames/s"."""
+
+    def __init__(self, unit: str, decimals: int = 1):
+        super().__init__()
+        self.unit, self.decimals = unit, decimals
+
     def render(self, task) -> Text:
-        return Text(f"{task.speed or 0:,.0f} frames/s", style="progress.data.speed")
+        speed = task.finished_speed or task.speed or 0
+        return Text(f"{speed:,.{self.decimals}f} {self.unit}/s", style="progress.data.speed")
 
 
-class FilmProgress:
-    """Receives ``(event, source_id, value)`` reports: "start" (expected frames), "advance"
-    (frames decoded since the last report), "done"."""
+class RunProgress:
+    """The driver's one bar over a run's films: films done, frames the units report as scanned,
+    and frames/s across every worker. Called as ``progress(event, source_id, value)`` by the
+    units: "start" (frames a unit will scan), "advance" (frames scanned since the last report)."""
 
     def __init__(self, console: Console, films: int):
-        self.console = console
-        self.bars = Progress(
-            TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
-            console=console, transient=True,
-        )
-        self.overall = self.bars.add_task(f"all films (0/{films})", total=None)
-        self.films, self.finished = films, 0
-        self.tasks: dict[str, int] = {}
+        self.films, self.done, self.frames = films, 0, 0
+        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn("frames", 0),
+                             TimeElapsedColumn(), console=console, transient=True)
+        self.task = self.bars.add_task(self._description(), total=None)
 
-    def __enter__(self) -> "FilmProgress":
+    def _description(self) -> str:
+        return f"films {self.done}/{self.films}, frames"
+
+    def __enter__(self) -> "RunProgress":
         self.bars.start()
         return self
 
@@ -33,16 +40,12 @@ class FilmProgress:
         self.bars.stop()
 
     def __call__(self, event: str, source_id: str, value: float) -> None:
-        if event == "start":
-            if source_id in self.tasks:  # a second decoding pass of the same film
-                self.bars.reset(self.tasks[source_id], total=value or None)
-            else:
-                self.tasks[source_id] = self.bars.add_task(source_id[:28], total=value or None)
-        elif event == "advance" and source_id in self.tasks:
-            self.bars.advance(self.tasks[source_id], value)
-            self.bars.advance(self.overall, value)
-        elif event == "done":
-            if source_id in self.tasks:
-                self.bars.remove_task(self.tasks.pop(source_id))
-            self.finished += 1
-            self.bars.update(self.overall, description=f"all films ({self.finished}/{self.films})")
+        if event == "start" and value:
+            self.frames += int(value)
+            self.bars.update(self.task, total=self.frames)
+        elif event == "advance":
+            self.bars.advance(self.task, value)
+
+    def film_done(self) -> None:
+        self.done += 1
+        self.bars.update(self.task, description=self._description())

@@ -16,7 +16,7 @@ import sys
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
@@ -27,12 +27,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from rich.text import Text
 
 import atdkit
 from atdkit.metrics import DEFAULT_PROFILE, PROFILES, Profile, score, unit_float32
+from atdkit.progress import RateColumn
 from atdkit.store import Dataset, DatasetBusyError, atomic_path
 from benchmark import methods as registry
 from benchmark import results
@@ -58,12 +58,6 @@ class BenchReport:
     @property
     def failed(self) -> int:
         return sum(s["failed"] for s in self.summary)
-
-
-class RateColumn(ProgressColumn):
-    def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed or 0:,.1f} triplets/s", style="progress.data.speed")
 
 
 def choose_device(name: str, fp16: bool = False) -> tuple[torch.device, str | None]:
@@ -236,6 +230,7 @@ def run_bench(
     out: str | Path,
     *,
     profile: str = DEFAULT_PROFILE,
+    size: tuple[int, int] | None = None,
     device: str = "auto",
     weights: dict[str, Path] | None = None,
     split: str | None = None,
@@ -249,14 +244,18 @@ def run_bench(
 ) -> BenchReport:
     """Score ``methods`` (names or :class:`Method` declarations) on ``data`` into ``out``; see the module doc.
 
-    ``data``: the ATD-12K test layout or an atdkit dataset (labelled or not). ``options``: method
+    ``data``: the ATD-12K test layout or an atdkit dataset (labelled or not). ``size``: (W, H)
+    frames are scored at instead of the profile's 960x540 (recorded in run.json). ``options``: method
     options such as ``{"sgm": "precomputed", "sgm_style": "auto"}``, for the methods that have them. Raises BenchError
     (one line) when the run cannot start; per-triplet problems become failed rows instead.
     """
     console = console or Console(stderr=True)
     if profile not in PROFILES:
         raise BenchError(f"unknown metric profile {profile!r}; profiles: {', '.join(PROFILES)}")
-    scoring = PROFILES[profile]
+    scoring = PROFILES[profile] if size is None else replace(PROFILES[profile], size=tuple(size))
+    if min(scoring.size) < scoring.ssim_window:
+        raise BenchError(f"--size {scoring.size[0]}x{scoring.size[1]}: SSIM needs frames of at least "
+                         f"{scoring.ssim_window}x{scoring.ssim_window}")
     weights = {key: Path(path) for key, path in (weights or {}).items()}
     try:
         chosen = [method.with_options(options or {}) for method in resolve_methods(methods)]
@@ -301,7 +300,7 @@ def run_bench(
     }
     try:
         with Dataset(out).writing():
-            store.check_start(resume, scoring.name, fingerprint)
+            store.check_start(resume, scoring, fingerprint)
             if resume and store.run_json.exists():
                 context["methods"] = json.loads(store.run_json.read_text()).get("methods", {})
             for method in chosen:
@@ -358,7 +357,7 @@ def _score_method(method: Method, weight_paths: dict, data: BenchData, profile: 
             store.commit_part(rows)
             rows, last_commit = [], time.monotonic()
 
-    columns = (TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    columns = (TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), RateColumn("triplets"), TextColumn("ETA"), TimeRemainingColumn())
     scored: deque[Future] = deque()
     with Progress(*columns, console=console) as progress, ThreadPoolExecutor(workers, thread_name_prefix="bench-score") as pool:
         task = progress.add_task(method.name, total=len(todo))

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from atdkit import schema
+from atdkit.metrics import Profile
 from atdkit.store import atomic_path, remove, write_file, write_table
 
 PER_TRIPLET, RUN_JSON = "per_triplet.parquet", "run.json"
@@ -56,16 +57,19 @@ class ResultsDir:
     def _parts(self) -> list[Path]:
         return sorted(self.partial.glob("part-*.parquet")) if self.partial.is_dir() else []
 
-    def check_start(self, resume: bool, profile: str, fingerprint: str) -> None:
-        """Refuse to mix runs: earlier results need --resume, and --resume needs the same profile and data."""
+    def check_start(self, resume: bool, profile: Profile, fingerprint: str) -> None:
+        """Refuse to mix runs: earlier results need --resume, and --resume needs the same profile, size and data."""
         started = self.per_triplet.exists() or bool(self._parts())
         if started and not resume:
             raise ResultsError(f"{self.root} already holds benchmark results: pass --resume to add to them, or choose another --out")
         if not (resume and self.run_json.exists()):
             return
         earlier = json.loads(self.run_json.read_text())
-        if earlier["profile"]["name"] != profile:
-            raise ResultsError(f"{self.root} was scored with profile {earlier['profile']['name']}, not {profile}: choose another --out")
+        if earlier["profile"]["name"] != profile.name:
+            raise ResultsError(f"{self.root} was scored with profile {earlier['profile']['name']}, not {profile.name}: choose another --out")
+        if earlier["profile"]["resize"] != profile.facts()["resize"]:
+            scored_at = earlier["profile"]["resize"].split(",")[0]
+            raise ResultsError(f"{self.root} was scored at {scored_at}, not {profile.size[0]}x{profile.size[1]} (--size): choose another --out")
         if earlier["data"]["fingerprint"] != fingerprint:
             raise ResultsError(f"{self.root} was scored on other data (or DATA changed since): choose another --out")
 

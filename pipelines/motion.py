@@ -37,18 +37,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.text import Text
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from atdkit import schema
+from atdkit.progress import RateColumn
 from atdkit.sizes import format_size, parse_size
-from atdkit.store import Dataset, remove, write_table
+from atdkit.store import Dataset, remove, write_file, write_table
 from pipelines.difficulty import Agreement, Thresholds, agreement, calibrate, motion_percent
 from pipelines.executors import ExecutorChoice, NodeTally
 from pipelines.executors import Progress as UnitProgress
 from pipelines.extract import analysis_size
 from pipelines.flow import FlowEstimator, make_estimator
-from atdkit.store import write_file
 from pipelines.tables import read_dataset_table, table_path
 
 CONSISTENCY_ALPHA, CONSISTENCY_BETA = 0.01, 0.5  # forward-backward check, flow-box pixels squared
@@ -177,11 +176,6 @@ def _chunks(jobs: list[tuple[str, str]], workers: int) -> list[list[tuple[str, s
     return [jobs[i:i + size] for i in range(0, len(jobs), size)]
 
 
-class TripletRateColumn(ProgressColumn):
-    def render(self, task) -> Text:
-        return Text(f"{task.speed or 0:,.1f} triplets/s", style="progress.data.speed")
-
-
 # --------------------------------------------------------------------------- the table
 
 
@@ -287,7 +281,7 @@ def compute_motion(dataset: Dataset, flow: str = "dis", flow_box: tuple[int, int
 
 def _progress(console: Console | None) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TripletRateColumn(), TimeElapsedColumn(),
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn("triplets"), TimeElapsedColumn(),
         TimeRemainingColumn(), console=console, transient=True, disable=console is None,
     )
 

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pyarrow as pa
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from atdkit import schema
-from atdkit.progress import RateColumn
+from atdkit.progress import RunProgress
 from atdkit.sizes import parse_size
 from atdkit.store import TMP_PREFIX, Dataset, read_table, remove
 from pipelines.executors import ExecutorChoice, NodeTally
@@ -116,34 +115,3 @@ def _run(dataset: Dataset, jobs: list[tuple[Film, ExtractSettings]], choice: Exe
     triplets, all_sources = merge_tables(dataset)
     return RunReport(dataset, rows, triplets, all_sources, input_errors, nodes)
 
-
-class RunProgress:
-    """The driver's one bar: films done, frames the units report as scanned, and frames/s across
-    every worker. Called as ``progress(event, source_id, value)`` by the units."""
-
-    def __init__(self, console: Console, films: int):
-        self.films, self.done, self.frames = films, 0, 0
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeElapsedColumn(),
-                             console=console, transient=True)
-        self.task = self.bars.add_task(self._description(), total=None)
-
-    def _description(self) -> str:
-        return f"films {self.done}/{self.films}, frames"
-
-    def __enter__(self) -> "RunProgress":
-        self.bars.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.bars.stop()
-
-    def __call__(self, event: str, source_id: str, value: float) -> None:
-        if event == "start" and value:
-            self.frames += int(value)
-            self.bars.update(self.task, total=self.frames)
-        elif event == "advance":
-            self.bars.advance(self.task, value)
-
-    def film_done(self) -> None:
-        self.done += 1
-        self.bars.update(self.task, description=self._description())

@@ -311,12 +311,14 @@ def test_bench_runs_animeinterp_on_the_datas_precomputed_sgm_flows(tmp_path, che
     flow = np.zeros((2, 540, 960), np.float32)
     flow[0, 40:80, 30:70] = 8.0
     write_guide_flows(tmp_path / "atd" / "test_2k_pre_calc_sgm_flows" / triplet_id, flow, -flow)
-    args = ["bench", "--data", tmp_path / "atd", "--methods", "animeinterp", "--device", "cpu", "--weights", f"animeinterp={checkpoint}"]
+    args = ["bench", "--data", tmp_path / "atd", "--methods", "animeinterp", "--device", "cpu", "--size", "320x180",
+            "--weights", f"animeinterp={checkpoint}"]
     result = run_atdkit(*args, "--sgm", "precomputed", "--out", tmp_path / "r")
     assert result.returncode == 0, result.stderr
     run = json.loads((tmp_path / "r" / "run.json").read_text())
     assert run["methods"]["animeinterp"]["settings"] == {"sgm": "precomputed flows of the data"}
     assert run["methods"]["animeinterp"]["flows"] == "required"
+    assert run["profile"]["resize"].startswith("320x180,")  # --size: scored smaller than the profile's 960x540
     # without --sgm precomputed the same command needs VGG-19 for SGM, and says so in one line
     result = run_atdkit(*args, "--out", tmp_path / "r2")
     assert result.returncode == 2 and "needs vgg19-dcbb9e9d.pth" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -259,6 +259,8 @@ def test_resume_skips_what_was_scored_and_an_interrupted_run_keeps_its_rows(atd_
     assert len(calls) == READABLE  # nothing left to score but the contact sheet
     with pytest.raises(BenchError, match="profile atd12k, not standard"):
         run_bench(atd_layout, ["repeat"], out, device="cpu", resume=True, profile="standard")
+    with pytest.raises(BenchError, match="scored at 960x540, not 480x270"):
+        run_bench(atd_layout, ["repeat"], out, device="cpu", resume=True, size=(480, 270))
 
 
 # --- atdkit datasets ---------------------------------------------------------------------------------

@@ -15,10 +15,10 @@ import torch
 
 from benchmark import methods
 from benchmark.checkpoint import CheckpointError
-from benchmark.harness import fit_inputs, run_bench
+from benchmark.harness import run_bench
 from benchmark.methods import MethodError, Padding
 from benchmark.methods.rife import METHOD, IFNet
-from tests.test_superslomo import moving_square, tiny_atd_layout
+from tests.test_superslomo import check_odd_sizes_through_padding, moving_square, tiny_atd_layout
 
 BLOCKS = [(7, 192), (12, 128), (12, 96), (12, 64)]  # (input channels, width) of block0..block3
 
@@ -118,17 +118,8 @@ def test_blocks_outputs_are_flows_scaled_by_the_block_and_a_mask(constant_networ
 
 
 def test_forward_on_odd_sizes_through_the_harness_padding(flownet):
-    model = IFNet.from_checkpoint(flownet)
-    frame0, _, frame1 = moving_square(45, 70, batch=2)
-    (padded0, padded1), restore = fit_inputs(METHOD.fit, [frame0, frame1], [False, False])
-    assert padded0.shape[-2:] == (64, 96) and torch.count_nonzero(padded0[..., 45:, :]) == 0  # zeros, as RIFE pads
-    with torch.inference_mode():
-        middle = restore(model(padded0, padded1))
-        alone = restore(model(padded0[1:], padded1[1:]))
-    assert middle.shape == (2, 3, 45, 70) and torch.isfinite(middle).all()
-    torch.testing.assert_close(middle[1:], alone, atol=1e-5, rtol=1e-5)
-    with pytest.raises(ValueError, match="divisible by 32, got 70x45"):
-        model(frame0, frame1)
+    padded0 = check_odd_sizes_through_padding(IFNet.from_checkpoint(flownet), METHOD.fit)
+    assert torch.count_nonzero(padded0[..., 45:, :]) == 0  # zeros, as RIFE pads
 
 
 def test_listed_with_where_to_get_its_weights(tmp_path, monkeypatch, capsys):
@@ -145,7 +136,7 @@ def test_listed_with_where_to_get_its_weights(tmp_path, monkeypatch, capsys):
 
 def test_bench_scores_it(tmp_path, flownet):
     tiny_atd_layout(tmp_path / "atd", 2)
-    run_bench(tmp_path / "atd", ["rife"], tmp_path / "r", device="cpu", weights={"rife": flownet})
+    run_bench(tmp_path / "atd", ["rife"], tmp_path / "r", size=(320, 180), device="cpu", weights={"rife": flownet})
     rows = pq.read_table(tmp_path / "r" / "per_triplet.parquet").to_pandas()
     assert list(rows["status"]) == ["ok", "ok"] and all(math.isfinite(psnr) for psnr in rows["psnr"])
     facts = json.loads((tmp_path / "r" / "run.json").read_text())["methods"]["rife"]

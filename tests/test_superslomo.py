@@ -194,9 +194,11 @@ def test_the_frame_is_the_visibility_weighted_mean_of_the_warped_frames(constant
     torch.testing.assert_close(moved, (backward_warp(frame0 - mean, -step) + backward_warp(frame1 - mean, step)) / 2 + mean)
 
 
-def test_forward_on_odd_sizes_through_the_harness_padding(model):
+def check_odd_sizes_through_padding(model, fit) -> torch.Tensor:
+    """Two 70x45 triplets through ``fit`` (to 96x64), ``model`` and back: the right shape, finite, each
+    triplet as when alone; unpadded frames are refused. Returns the padded first frames."""
     frame0, _, frame1 = moving_square(45, 70, batch=2)
-    (padded0, padded1), restore = fit_inputs(METHOD.fit, [frame0, frame1], [False, False])
+    (padded0, padded1), restore = fit_inputs(fit, [frame0, frame1], [False, False])
     assert padded0.shape[-2:] == (64, 96)
     with torch.inference_mode():
         middle = restore(model(padded0, padded1))
@@ -205,6 +207,11 @@ def test_forward_on_odd_sizes_through_the_harness_padding(model):
     torch.testing.assert_close(middle[1:], alone, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="divisible by 32, got 70x45"):
         model(frame0, frame1)
+    return padded0
+
+
+def test_forward_on_odd_sizes_through_the_harness_padding(model):
+    check_odd_sizes_through_padding(model, METHOD.fit)
 
 
 def test_a_training_step_lowers_the_l1_loss(checkpoint, official_states):
@@ -281,7 +288,7 @@ def test_bench_scores_it_with_a_trained_checkpoint(tmp_path):
     torch.manual_seed(2)
     weights = tmp_path / "best.pt"
     train_checkpoint(weights, SuperSloMo())
-    run_bench(tmp_path / "atd", ["superslomo"], tmp_path / "r", device="cpu", weights={"superslomo": weights})
+    run_bench(tmp_path / "atd", ["superslomo"], tmp_path / "r", size=(320, 180), device="cpu", weights={"superslomo": weights})
     rows = pq.read_table(tmp_path / "r" / "per_triplet.parquet").to_pandas()
     assert list(rows["status"]) == ["ok"] and math.isfinite(rows["psnr"][0]) and rows["seconds"][0] > 0
     run = json.loads((tmp_path / "r" / "run.json").read_text())

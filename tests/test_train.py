@@ -322,7 +322,7 @@ def test_command_line_run_killed_resumes_and_is_scored_by_bench(synth_clip, tmp_
     assert info["steps"] == 2 and info["train_triplets"] == len(ids) - 2 and info["val_triplets"] == 1
 
     results = tmp_path / "results"
-    scored = run_atdkit("bench", "--data", data, "--methods", "animeinterp-nosgm", "--out", results, "--device", "cpu",
+    scored = run_atdkit("bench", "--data", data, "--methods", "animeinterp-nosgm", "--out", results, "--device", "cpu", "--size", "256x144",
                         "--weights", f"animeinterp={out / 'best.pt'}")
     assert scored.returncode == 0, scored.stderr
     rows = pq.read_table(results / "per_triplet.parquet").to_pylist()

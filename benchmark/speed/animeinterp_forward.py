@@ -4,18 +4,15 @@
 
 On the CPU: fp32, ``--threads`` intra-op threads (default: all cores). With a CUDA GPU, also
 triplets/s in fp32 and fp16 (autocast) at ``--batch`` triplets per call, and peak GPU memory.
-Without ``--checkpoint`` the weights are random (the speed is the same). Each setting runs once
-to warm up, then ``--runs`` times; the median (and on the CPU the best) is printed. The machine's load average is printed
-too: on a shared machine the numbers are only as good as it is idle.
+Without ``--checkpoint`` the weights are random (the speed is the same). Timing as in
+``forward_timing``: a warm-up, then the median (and on the CPU the best) of ``--runs``.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import resource
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -23,28 +20,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmark.methods.animeinterp import AnimeInterp  # noqa: E402
-
-WIDTH, HEIGHT = 960, 540
-
-
-def timed(run, runs: int, synchronise=lambda: None) -> tuple[float, float]:
-    """Median and best seconds of ``runs`` runs after a warm-up."""
-    run()
-    synchronise()
-    seconds = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        run()
-        synchronise()
-        seconds.append(time.perf_counter() - started)
-    return statistics.median(seconds), min(seconds)
+from benchmark.speed.forward_timing import HEIGHT, WIDTH, load_average, print_gpu_rates, random_frames, timed  # noqa: E402
 
 
 def inputs(batch: int, device: torch.device):
-    generator = torch.Generator().manual_seed(0)
-    frame0, frame1 = (torch.rand(batch, 3, HEIGHT, WIDTH, generator=generator).to(device) for _ in range(2))
+    """Random frames and a smooth random flow (and its negative) as the SGM flows."""
+    generator = torch.Generator().manual_seed(1)
     flow = torch.nn.functional.interpolate(torch.randn(batch, 2, 6, 8, generator=generator) * 10, size=(HEIGHT, WIDTH), mode="bilinear")
-    return frame0, frame1, flow.to(device), (-flow).to(device)
+    return *random_frames(batch, device), flow.to(device), (-flow).to(device)
 
 
 def main() -> None:
@@ -57,8 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = AnimeInterp.from_checkpoint(args.checkpoint) if args.checkpoint else AnimeInterp().eval()
-    print(f"AnimeInterp forward at {WIDTH}x{HEIGHT}, weights: {args.checkpoint or 'random'}; "
-          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"AnimeInterp forward at {WIDTH}x{HEIGHT}, weights: {args.checkpoint or 'random'}; {load_average()}")
     if not args.no_cpu:
         frame0, frame1, flow01, flow10 = inputs(1, torch.device("cpu"))
         with torch.inference_mode():
@@ -67,16 +49,9 @@ def main() -> None:
               f"peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB; "
               f"load average now {os.getloadavg()[0]:.2f}")
     if torch.cuda.is_available():
-        device = torch.device("cuda")
-        model = model.to(device)
-        frame0, frame1, flow01, flow10 = inputs(args.batch, device)
-        for precision in ("fp32", "fp16"):
-            torch.cuda.reset_peak_memory_stats(device)
-            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=precision == "fp16"):
-                seconds, _ = timed(lambda: model(frame0, frame1, flow01, flow10), args.runs, torch.cuda.synchronize)
-            peak = torch.cuda.max_memory_allocated(device) / 2**30
-            print(f"{torch.cuda.get_device_name(device)} {precision}, batch {args.batch}: "
-                  f"{args.batch / seconds:.1f} triplets/s, peak memory {peak:.1f} GiB")
+        model = model.to("cuda")
+        frame0, frame1, flow01, flow10 = inputs(args.batch, torch.device("cuda"))
+        print_gpu_rates("", lambda: model(frame0, frame1, flow01, flow10), args.batch, args.runs)
 
 
 if __name__ == "__main__":

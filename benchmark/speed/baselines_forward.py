@@ -1,14 +1,14 @@
-"""Super SloMo and RIFE 4.6 forward passes: seconds per triplet at 960x540, with peak memory.
+"""SoftSplat, Super SloMo and RIFE 4.6 forward passes: seconds per triplet at 960x540, with peak memory.
 
-    python benchmark/speed/baselines_forward.py [--methods superslomo rife] [--threads N] [--runs 3]
+    python benchmark/speed/baselines_forward.py [--methods softsplat superslomo rife] [--threads N] [--runs 3]
 
-Each method runs as ``atdkit bench`` runs it: frames padded to the method's multiple (960x544),
-the network, the output cropped back; random weights (the speed is the same). On the CPU:
+Each method runs as ``atdkit bench`` runs it: frames padded to the method's multiple (960x540
+for SoftSplat, whose PWC-Net works at 960x576 inside; 960x544 for the others), the network, the
+output cropped back; random weights (the speed is the same). On the CPU:
 fp32, ``--threads`` intra-op threads (default: all cores), each method in a fresh process so
 that its peak resident memory is its own. With a CUDA GPU, also triplets/s in fp32 and fp16
-(autocast) at ``--batch`` triplets per call, and peak GPU memory. Each setting runs once to
-warm up, then ``--runs`` times; the median (and on the CPU the best) is printed, with the
-machine's load average: on a shared machine the numbers are only as good as it is idle.
+(autocast) at ``--batch`` triplets per call, and peak GPU memory. Timing as in
+``forward_timing``: a warm-up, then the median (and on the CPU the best) of ``--runs``.
 """
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmark.harness import fit_inputs  # noqa: E402
 from benchmark.methods import get  # noqa: E402
 from benchmark.methods.rife import IFNet  # noqa: E402
+from benchmark.methods.softsplat import SoftSplat  # noqa: E402
 from benchmark.methods.superslomo import SuperSloMo  # noqa: E402
-from benchmark.speed.animeinterp_forward import timed  # noqa: E402
+from benchmark.speed.forward_timing import HEIGHT, WIDTH, load_average, print_gpu_rates, random_frames, timed  # noqa: E402
 
-WIDTH, HEIGHT = 960, 540
-NETWORKS = {"superslomo": SuperSloMo, "rife": IFNet}
+NETWORKS = {"softsplat": SoftSplat, "superslomo": SuperSloMo, "rife": IFNet}
 
 
 def interpolator(name: str, device: torch.device):
@@ -45,15 +45,10 @@ def interpolator(name: str, device: torch.device):
     return run
 
 
-def frames(batch: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    return tuple(torch.rand(batch, 3, HEIGHT, WIDTH, generator=generator).to(device) for _ in range(2))
-
-
 def cpu_run(name: str, threads: int, runs: int) -> tuple[float, float, float]:
     """Median and best seconds per triplet, and this process's peak resident memory (GiB)."""
     torch.set_num_threads(threads)
-    run, (frame1, frame3) = interpolator(name, torch.device("cpu")), frames(1, torch.device("cpu"))
+    run, (frame1, frame3) = interpolator(name, torch.device("cpu")), random_frames(1, torch.device("cpu"))
     with torch.inference_mode():
         median, best = timed(lambda: run(frame1, frame3), runs)
     return median, best, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
@@ -67,7 +62,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4, help="triplets per call on the GPU")
     parser.add_argument("--no-cpu", action="store_true", help="skip the CPU measurement")
     args = parser.parse_args()
-    print(f"forward passes at {WIDTH}x{HEIGHT}, random weights; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"forward passes at {WIDTH}x{HEIGHT}, random weights; {load_average()}")
     for name in args.methods:
         if not args.no_cpu:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -75,15 +70,8 @@ def main() -> None:
             print(f"{name}: cpu fp32, {args.threads} threads: {median:.2f} s per triplet (median of {args.runs}; best {best:.2f} s); "
                   f"peak resident memory {peak:.2f} GiB; load average now {os.getloadavg()[0]:.2f}")
         if torch.cuda.is_available():
-            device = torch.device("cuda")
-            run, (frame1, frame3) = interpolator(name, device), frames(args.batch, device)
-            for precision in ("fp32", "fp16"):
-                torch.cuda.reset_peak_memory_stats(device)
-                with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=precision == "fp16"):
-                    seconds, _ = timed(lambda: run(frame1, frame3), args.runs, torch.cuda.synchronize)
-                peak = torch.cuda.max_memory_allocated(device) / 2**30
-                print(f"{name}: {torch.cuda.get_device_name(device)} {precision}, batch {args.batch}: "
-                      f"{args.batch / seconds:.1f} triplets/s, peak memory {peak:.1f} GiB")
+            run, (frame1, frame3) = interpolator(name, torch.device("cuda")), random_frames(args.batch, torch.device("cuda"))
+            print_gpu_rates(f"{name}: ", lambda: run(frame1, frame3), args.batch, args.runs)
 
 
 if __name__ == "__main__":
