@@ -52,6 +52,7 @@ class BenchReport:
     out: Path
     summary: list[dict]
     device: str
+    size: tuple[int, int]  # (W, H) the frames were scored at
     notes: list[str] = field(default_factory=list)  # warnings about the data and the device
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (method, triplet_id, reason)
 
@@ -323,7 +324,7 @@ def run_bench(
     except (results.ResultsError, DatasetBusyError) as error:
         raise BenchError(str(error)) from None
     failures = frame.loc[frame["status"] != "ok", ["method", "triplet_id", "status"]].itertuples(index=False, name=None)
-    return BenchReport(out, summary, context["device"]["name"], notes, list(failures))
+    return BenchReport(out, summary, context["device"]["name"], scoring.size, notes, list(failures))
 
 
 def _score_method(method: Method, weight_paths: dict, data: BenchData, profile: Profile, device: torch.device, fp16: bool,
@@ -417,7 +418,7 @@ def library_versions() -> dict:
 
 def print_summary(console: Console, report: BenchReport) -> None:
     """The Table 1 layout on the terminal, and where the files are."""
-    table = Table(title=f"benchmark ({report.device})", title_justify="left")
+    table = Table(title=f"benchmark at {report.size[0]}x{report.size[1]} ({report.device})", title_justify="left")
     for column in ("method", *results.GROUP_TITLES.values(), "failed"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for s in report.summary:
