@@ -300,10 +300,11 @@ class Run:
         start = ", ".join(f"{key}={path}" for key, path in self.started_from.items()) or "random initialisation"
         precision = "fp16 autocast with gradient scaling" if self.amp else "fp32"
         processes = f", {self.ranks.world} processes" if self.ranks.world > 1 else ""
+        inputs = f"SGM flows {'on' if self.flows else 'off (--no-sgm)'}, " if sgm_flows.takes_sgm_flows(self.method) else ""
         self.console.print(
             f"training {self.method.name} on {self.data.describe()}; frames {settings.size[0]}x{settings.size[1]}, "
             f"crops {settings.crop}x{settings.crop}, batch {settings.batch_size}, {self.steps_per_epoch} steps per epoch, "
-            f"lr {self.lr:g} ({self.schedule.spec()}), from {start}, SGM flows {'on' if self.flows else 'off'}, {precision} "
+            f"lr {self.lr:g} ({self.schedule.spec()}), from {start}, {inputs}{precision} "
             f"on {device_name(self.device)}{processes}", highlight=False, soft_wrap=True)
         if self.last is not None:
             self.console.print(f"resuming {self.out / checkpoints.LAST} at step {step} of {self.target}", highlight=False)
