@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--size", type=size_argument, default=(960, 540), metavar="WxH", help="frames are rescaled to this (default 960x540)")
     train.add_argument("--crop", type=int, default=380, help="side of the random square crops (default 380)")
     train.add_argument("--batch-size", type=int, default=16, help="triplets per step, over all GPUs (default 16)")
+    train.add_argument("--accumulate", type=int, default=1, metavar="N",
+                       help="run each step in N micro-batches, gradients accumulated: the same step in less memory (default 1)")
     train.add_argument("--lr", type=float, help="learning rate (default 1e-4 from scratch, 1e-6 fine-tuning)")
     train.add_argument("--schedule", default="constant",
                        help="constant (default), step:EPOCHS:GAMMA, multistep:E1,E2,...:GAMMA or cosine")
@@ -579,7 +581,7 @@ def cmd_train(args, console: Console) -> int:
     from benchmark.training import TrainError, TrainSettings, print_summary, train
 
     settings = TrainSettings(
-        size=args.size, crop=args.crop, batch_size=args.batch_size, lr=args.lr, schedule=args.schedule, steps=args.steps,
+        size=args.size, crop=args.crop, batch_size=args.batch_size, accumulate=args.accumulate, lr=args.lr, schedule=args.schedule, steps=args.steps,
         epochs=args.epochs, val_fraction=args.val_fraction, save_every=args.save_every, sgm=not args.no_sgm,
         amp=not args.no_amp, seed=args.seed, workers=args.workers, device=args.device,
     )

@@ -117,6 +117,24 @@ def test_one_step_lowers_the_loss():
     assert loss() < before * 0.9
 
 
+def test_micro_batches_make_the_same_step():
+    torch.manual_seed(0)
+    batch = {"frames": torch.randint(0, 256, (4, 3, 3, 24, 24), dtype=torch.uint8),
+             "flows": torch.randn(4, 2, 2, 24, 24)}
+    weights = TinyNet(dropout=0).state_dict()
+    stepped = []
+    for micro_batches in (1, 3):  # 3 parts of 2, 1 and 1 triplets: shares unequal
+        network = TinyNet(dropout=0)
+        network.load_state_dict(weights)
+        trainer = Trainer(tiny_method(), network, torch.device("cpu"), 1e-2, Schedule("constant"), amp=False)
+        losses = [float(trainer.step(batch, micro_batches)) for _ in range(2)]
+        stepped.append((losses, network.state_dict()))
+    (losses, state), (parts_losses, parts_state) = stepped
+    assert parts_losses == pytest.approx(losses, rel=1e-6)
+    for name, tensor in state.items():
+        torch.testing.assert_close(parts_state[name], tensor, rtol=1e-5, atol=1e-6)
+
+
 def test_a_run_writes_checkpoints_history_and_plot(tiny_run, tiny_data):
     out, report = tiny_run
     assert (report.steps, report.epochs, report.best_step) == (6, 1, report.best_step) and report.best_step in (5, 6)
@@ -282,6 +300,8 @@ def test_bad_input_is_one_line_each(capsys, dataset, tiny_run, tmp_path, monkeyp
         capsys, "--method", "animeinterp", *run, "--crop", "200")
     assert "needs vgg19-dcbb9e9d.pth" in (err := one_error(capsys, "--method", "animeinterp", *run)) and "--no-sgm" in err
     assert "last.pt: no such file: nothing to resume" in one_error(capsys, "--method", "animeinterp", *run, "--no-sgm", "--resume")
+    assert "--accumulate 3 is more micro-batches than the 2 triplets" in one_error(capsys, "--method", "animeinterp", *run, "--no-sgm",
+                                                                                     "--accumulate", "3")
     whole, _ = tiny_run
     assert "a checkpoint of method 'tiny' (tiny network) made by atdkit train; it cannot continue as a run of method 'animeinterp'" in one_error(
         capsys, "--method", "animeinterp", "--data", dataset, "--out", whole, "--resume", "--no-sgm", "--size", "100x60", "--crop", "32")
@@ -332,10 +352,10 @@ def test_command_line_run_killed_resumes_and_is_scored_by_bench(synth_clip, tmp_
 
 
 def test_torchrun_processes_train_as_one(tiny_data, tmp_path):
-    """Two CPU processes (gloo) with half a batch each end where one process with whole batches does."""
+    """Two CPU processes (gloo) with half a batch each, in two micro-batches, end where one process with whole batches does."""
     script = tmp_path / "run.py"
     script.write_text("import sys\nfrom benchmark.training import train\nfrom tests.test_train import quiet, tiny_method, tiny_settings\n"
-                      "train(tiny_method(dropout=0), sys.argv[1], sys.argv[2], tiny_settings(), console=quiet())\n")
+                      "train(tiny_method(dropout=0), sys.argv[1], sys.argv[2], tiny_settings(accumulate=2), console=quiet())\n")
     launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script,
                                tiny_data, tmp_path / "two"], cwd=REPO, capture_output=True, text=True, timeout=300,
                               env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})

@@ -129,16 +129,26 @@ class Trainer:
                 raise TrainError(f"method {self.method.name}: {error} (choose another --crop or --size)") from None
         return restore(middle.float())
 
-    def step(self, batch: dict) -> torch.Tensor:
-        """One optimizer step on ``batch``; returns the batch's L1 loss (detached)."""
+    def step(self, batch: dict, micro_batches: int = 1) -> torch.Tensor:
+        """One optimizer step on ``batch``; returns the batch's L1 loss (detached).
+
+        With ``micro_batches`` > 1 the batch is run in that many parts one after another, each
+        part's loss weighted by its share of the batch, and the gradients summed: the same step
+        as in one go, in a fraction of the activation memory.
+        """
         frame1, frame2, frame3, flows = self.inputs(batch)
         self.optimizer.zero_grad(set_to_none=True)
-        loss = F.l1_loss(self.predict(self.trained, frame1, frame3, flows), frame2)
-        self.scaler.scale(loss).backward()
+        total = frame2.new_zeros((), dtype=torch.float32)
+        for part in torch.arange(len(frame2)).tensor_split(micro_batches):
+            share = len(part) / len(frame2)
+            prediction = self.predict(self.trained, frame1[part], frame3[part], None if flows is None else flows[part])
+            loss = F.l1_loss(prediction, frame2[part]) * share
+            self.scaler.scale(loss).backward()
+            total += loss.detach()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
-        return loss.detach()
+        return total
 
     @torch.no_grad()
     def validate(self, batches) -> float:
@@ -194,6 +204,9 @@ class Run:
         self.fingerprint = self.data.fingerprint()
         if settings.batch_size % ranks.world:
             raise TrainError(f"--batch-size {settings.batch_size} does not divide among the {ranks.world} processes torchrun started")
+        if settings.accumulate > settings.batch_size // ranks.world:
+            raise TrainError(f"--accumulate {settings.accumulate} is more micro-batches than the {settings.batch_size // ranks.world} "
+                             "triplets each process takes per step")
         self.steps_per_epoch = TrainingOrder(len(self.data.train), settings.batch_size, settings.seed, 0, 0).steps_per_epoch
         self.target = settings.target_steps(self.steps_per_epoch)
         try:
@@ -273,7 +286,7 @@ class Run:
                 except (ValueError, OSError) as error:  # an unreadable frame or flow file
                     raise TrainError(one_line(error)) from None
                 lr = trainer.lr
-                loss = float(distributed.summed(trainer.step(batch), ranks)) / ranks.world
+                loss = float(distributed.summed(trainer.step(batch, settings.accumulate), ranks)) / ranks.world
                 step += 1
                 if not math.isfinite(loss):
                     raise TrainError(f"the training loss is {loss} at step {step}: training diverged (a lower --lr may help); "
@@ -300,10 +313,11 @@ class Run:
         start = ", ".join(f"{key}={path}" for key, path in self.started_from.items()) or "random initialisation"
         precision = "fp16 autocast with gradient scaling" if self.amp else "fp32"
         processes = f", {self.ranks.world} processes" if self.ranks.world > 1 else ""
+        parts = f" in {settings.accumulate} micro-batches" if settings.accumulate > 1 else ""
         inputs = f"SGM flows {'on' if self.flows else 'off (--no-sgm)'}, " if sgm_flows.takes_sgm_flows(self.method) else ""
         self.console.print(
             f"training {self.method.name} on {self.data.describe()}; frames {settings.size[0]}x{settings.size[1]}, "
-            f"crops {settings.crop}x{settings.crop}, batch {settings.batch_size}, {self.steps_per_epoch} steps per epoch, "
+            f"crops {settings.crop}x{settings.crop}, batch {settings.batch_size}{parts}, {self.steps_per_epoch} steps per epoch, "
             f"lr {self.lr:g} ({self.schedule.spec()}), from {start}, {inputs}{precision} "
             f"on {device_name(self.device)}{processes}", highlight=False, soft_wrap=True)
         if self.last is not None:

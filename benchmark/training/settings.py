@@ -2,8 +2,8 @@
 
 The settings that decide the numbers (sizes, batch, learning rate and schedule, validation
 share, seed, inputs, precision) are recorded in every checkpoint; ``--resume`` refuses to
-continue a run under different ones. How long to train, how often to save, the workers and
-the device may change between a run and its resumption.
+continue a run under different ones. How long to train, how often to save, the workers, the
+micro-batches and the device may change between a run and its resumption.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class TrainSettings:
     size: tuple[int, int] = PAPER_SIZE  # (W, H) frames are rescaled to
     crop: int = PAPER_CROP  # side of the square training crops
     batch_size: int = PAPER_BATCH  # triplets per step, over all processes
+    accumulate: int = 1  # micro-batches each process splits its share of a step into (gradients accumulated): less memory, same step
     lr: float | None = None  # None: LR_FINE_TUNING with a starting checkpoint of the whole network, else LR_FROM_SCRATCH
     schedule: str = "constant"  # see benchmark.training.schedule
     steps: int | None = None  # train until this many steps ...
@@ -46,6 +47,7 @@ class TrainSettings:
             (self.crop > min(width, height),
              f"--crop {self.crop} is larger than the training frames ({width}x{height}, --size): crops must fit inside them"),
             (self.batch_size < 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (self.accumulate < 1, f"--accumulate must be at least 1, got {self.accumulate}"),
             (self.lr is not None and not self.lr > 0, f"--lr must be positive, got {self.lr}"),
             (self.steps is not None and self.steps < 1, f"--steps must be at least 1, got {self.steps}"),
             (self.epochs is not None and self.epochs < 1, f"--epochs must be at least 1, got {self.epochs}"),
