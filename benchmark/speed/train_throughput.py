@@ -1,6 +1,6 @@
 """Training throughput of a method's network: samples/s with the paper's recipe (380x380 crops, batch 16).
 
-    python benchmark/speed/train_throughput.py [--method animeinterp] [--crop 380] [--batch 16] [--steps 3] [--threads N]
+    python benchmark/speed/train_throughput.py [--method animeinterp] [--crop 380] [--batch 16] [--accumulate 1] [--steps 3] [--threads N]
 
 Times ``benchmark.training.Trainer.step`` (forward, L1 loss, backward, Adam step) on random
 crops: the network's part of ``atdkit train``, without data loading (which runs in worker
@@ -30,7 +30,7 @@ from benchmark.training.schedule import Schedule  # noqa: E402
 from benchmark.training.sgm_flows import takes_sgm_flows  # noqa: E402
 
 
-def measure(method, device: torch.device, crop: int, batch_size: int, steps: int, amp: bool) -> float:
+def measure(method, device: torch.device, crop: int, batch_size: int, accumulate: int, steps: int, amp: bool) -> float:
     """Median seconds per training step."""
     torch.manual_seed(0)
     network = method.trainable.build({}).to(device).train()
@@ -41,7 +41,7 @@ def measure(method, device: torch.device, crop: int, batch_size: int, steps: int
     seconds = []
     for index in range(steps + 1):
         started = time.perf_counter()
-        trainer.step(batch)
+        trainer.step(batch, accumulate)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         if index:  # the first step warms up
@@ -55,21 +55,22 @@ def main() -> None:
     parser.add_argument("--method", default="animeinterp")
     parser.add_argument("--crop", type=int, default=380)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--accumulate", type=int, default=1, help="micro-batches per step (atdkit train --accumulate)")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     method = registry.get(args.method)
-    print(f"{method.name}: training steps at {args.crop}x{args.crop}, batch {args.batch}; "
+    print(f"{method.name}: training steps at {args.crop}x{args.crop}, batch {args.batch} in {args.accumulate} micro-batch(es); "
           f"load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if torch.cuda.is_available():
         device = torch.device("cuda")
         for amp in (False, True):
             torch.cuda.reset_peak_memory_stats(device)
-            seconds = measure(method, device, args.crop, args.batch, args.steps, amp)
+            seconds = measure(method, device, args.crop, args.batch, args.accumulate, args.steps, amp)
             print(f"{torch.cuda.get_device_name(device)}, {'fp16 autocast' if amp else 'fp32'}: {seconds:.3f} s per step, "
                   f"{args.batch / seconds:.1f} samples/s, peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB")
-    seconds = measure(method, torch.device("cpu"), args.crop, args.batch, args.steps, amp=False)
+    seconds = measure(method, torch.device("cpu"), args.crop, args.batch, args.accumulate, args.steps, amp=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"CPU ({args.threads} threads), fp32: {seconds:.1f} s per step, {args.batch / seconds:.3f} samples/s, "
           f"peak resident memory {peak:.1f} GiB; load average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
