@@ -54,9 +54,13 @@ class Dataset:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise DatasetBusyError(f"{self.root}: another atdkit process is writing to this dataset") from None
-            for leftover in self.root.rglob(f"{TMP_PREFIX}*"):
-                remove(leftover)
+            self.sweep_temporaries()
             yield self
+
+    def sweep_temporaries(self) -> None:
+        """Remove the temporary files and folders of writers that were killed before their rename."""
+        for leftover in self.root.rglob(f"{TMP_PREFIX}*"):
+            remove(leftover)
 
 
 def remove(path: Path) -> None:

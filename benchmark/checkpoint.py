@@ -79,6 +79,11 @@ def state_dict_of(loaded: object, path: str | Path, container_key: str | None = 
     return {key.removeprefix(PREFIX): value for key, value in loaded.items()}
 
 
+def layout_of(module: torch.nn.Module) -> dict[str, torch.Size]:
+    """The names and shapes of ``module``'s state dict: what :func:`check_layout` expects of a file for it."""
+    return {name: tensor.shape for name, tensor in module.state_dict().items()}
+
+
 def check_layout(state: dict[str, torch.Tensor], expected: dict[str, torch.Size], path: str | Path, what: str, ignore=()) -> None:
     """Refuse ``state`` unless it has exactly the ``expected`` names and shapes (names starting with ``ignore`` aside)."""
     names = {key for key in state if not key.startswith(tuple(ignore))}

@@ -15,7 +15,7 @@ from rich.console import Console
 from atdkit import schema
 from atdkit.progress import RunProgress
 from atdkit.sizes import parse_size
-from atdkit.store import TMP_PREFIX, Dataset, read_table, remove
+from atdkit.store import Dataset, read_table
 from pipelines.executors import ExecutorChoice, NodeTally
 from pipelines.extract import ExtractSettings, merge_tables
 from pipelines.extract_units import extract_films
@@ -110,8 +110,7 @@ def _run(dataset: Dataset, jobs: list[tuple[Film, ExtractSettings]], choice: Exe
             progress.film_done()
     order = {film.source_id: position for position, (film, _) in enumerate(jobs)}
     rows.sort(key=lambda row: order[row["source_id"]])
-    for leftover in dataset.root.rglob(f"{TMP_PREFIX}*"):  # of workers killed mid-unit, whose units ran again
-        remove(leftover)
+    dataset.sweep_temporaries()  # of workers killed mid-unit, whose units ran again
     triplets, all_sources = merge_tables(dataset)
     return RunReport(dataset, rows, triplets, all_sources, input_errors, nodes)
 

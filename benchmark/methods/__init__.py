@@ -27,7 +27,7 @@ from typing import Callable, Protocol
 
 import torch
 
-from benchmark.checkpoint import CheckpointError, check_layout, describe_training, read_tensors, trained_state, training_info
+from benchmark.checkpoint import CheckpointError, check_layout, describe_training, layout_of, read_tensors, trained_state, training_info
 
 
 class Interpolator(Protocol):
@@ -198,8 +198,7 @@ def load_trained(method: Method, path: Path, device: torch.device) -> torch.nn.M
     """``method``'s network with the weights of an ``atdkit train`` checkpoint, loaded strictly, in eval mode."""
     state, _ = trained_state(path, method.trainable.weights_key)
     network = method.trainable.build({})
-    expected = {key: value.shape for key, value in network.state_dict().items()}
-    check_layout(state, expected, path, f"a {method.name} network")
+    check_layout(state, layout_of(network), path, f"a {method.name} network")
     network.load_state_dict(state)
     return network.to(device).eval()
 

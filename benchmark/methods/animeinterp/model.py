@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmark.checkpoint import CheckpointError, check_layout, read_tensors, state_dict_of
+from benchmark.checkpoint import CheckpointError, check_layout, layout_of, read_tensors, state_dict_of
 from benchmark.layers.feature_pyramid import FeatureExtractor
 from benchmark.methods.animeinterp.gridnet import GridNet
 from benchmark.methods.animeinterp.rfr import RFR, resize_flow
@@ -38,8 +38,7 @@ class AnimeInterp(nn.Module):
         """
         state = state_dict_of(read_tensors(path), path, container_key="model_state_dict")
         model = cls()
-        expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
-        check_layout(state, expected, path, "an AnimeInterp checkpoint")
+        check_layout(state, layout_of(model), path, "an AnimeInterp checkpoint")
         model.load_state_dict(state, strict=True)
         return model.to(device).eval()
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.checkpoint import check_layout, read_tensors, state_dict_of
+from benchmark.checkpoint import check_layout, layout_of, read_tensors, state_dict_of
 
 SCALES = (8, 4, 2, 1)
 SLOPE = 0.2
@@ -94,7 +94,7 @@ class IFNet(nn.Module):
         loaded strictly, in eval mode on ``device``; CheckpointError (one line naming the file) otherwise."""
         state = state_dict_of(read_tensors(path), path)
         model = cls()
-        check_layout(state, {name: tensor.shape for name, tensor in model.state_dict().items()}, path,
+        check_layout(state, layout_of(model), path,
                      "a RIFE 4.6 flownet.pkl (Practical-RIFE v4.6)")
         model.load_state_dict(state, strict=True)
         return model.to(device).eval()

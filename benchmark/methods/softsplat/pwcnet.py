@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.checkpoint import check_layout, read_tensors, state_dict_of
+from benchmark.checkpoint import check_layout, layout_of, read_tensors, state_dict_of
 from benchmark.methods.softsplat.warp import backwarp_inside
 
 LEVELS = ("One", "Two", "Thr", "Fou", "Fiv", "Six")  # the port's names of levels 1 (1/2) to 6 (1/64)
@@ -128,7 +128,7 @@ class PWCNet(nn.Module):
         without ``module.``), loaded strictly; CheckpointError (one line naming the file) otherwise."""
         state = state_dict_of(read_tensors(path), path)
         network = cls()
-        check_layout(state, {name: tensor.shape for name, tensor in network.state_dict().items()}, path,
+        check_layout(state, layout_of(network), path,
                      "a PWC-Net checkpoint (network-default.pytorch of sniklaus/pytorch-pwc)")
         network.load_state_dict(state)
         return network

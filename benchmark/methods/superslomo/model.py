@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.checkpoint import CheckpointError, check_layout, describe_training, read_tensors, state_dict_of, training_info
+from benchmark.checkpoint import CheckpointError, check_layout, describe_training, layout_of, read_tensors, state_dict_of, training_info
 from benchmark.methods.superslomo.unet import UNet
 
 WEIGHTS_KEY = "superslomo"  # the method's weight file, which an atdkit train checkpoint stands in for
@@ -85,7 +85,7 @@ class SuperSloMo(nn.Module):
             if trained.get("weights_key") != WEIGHTS_KEY:
                 raise CheckpointError(f"{path}: {describe_training(trained)}, not a Super SloMo network")
             state = state_dict_of(loaded, path, "model_state_dict")
-            check_layout(state, shapes(model), path, "a Super SloMo network")
+            check_layout(state, layout_of(model), path, "a Super SloMo network")
         else:
             absent = [key for key in PARTS if not isinstance(loaded, dict) or key not in loaded]
             if absent:
@@ -93,7 +93,7 @@ class SuperSloMo(nn.Module):
             state = {}
             for key, (part, what) in PARTS.items():
                 part_state = state_dict_of(loaded[key], path)
-                check_layout(part_state, shapes(getattr(model, part)), path, f"a Super SloMo checkpoint ({key}, the {what})")
+                check_layout(part_state, layout_of(getattr(model, part)), path, f"a Super SloMo checkpoint ({key}, the {what})")
                 state.update({f"{part}.{name}": tensor for name, tensor in part_state.items()})
         model.load_state_dict(state, strict=True)
         return model.to(device).eval()
@@ -119,7 +119,3 @@ class SuperSloMo(nn.Module):
         # eq. 1: the visibility- and time-weighted mean of both warped frames
         frame = (weight0 * backward_warp(image0, flow_t0) + weight1 * backward_warp(image1, flow_t1)) / (weight0 + weight1)
         return frame + mean
-
-
-def shapes(module: nn.Module) -> dict[str, torch.Size]:
-    return {name: tensor.shape for name, tensor in module.state_dict().items()}

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.checkpoint import check_layout, read_tensors, state_dict_of
+from benchmark.checkpoint import check_layout, layout_of, read_tensors, state_dict_of
 
 # torchvision's configuration "E": channels of each 3x3 convolution, "M" a 2x2 max-pooling
 VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
@@ -57,8 +57,7 @@ class VGGFeatures(nn.Module):
         model = cls(layers)
         state = state_dict_of(read_tensors(path), path, container_key="state_dict")
         state = {key: value for key, value in state.items() if not key.startswith("classifier.")}
-        expected = {name: tensor.shape for name, tensor in model.state_dict().items()}
-        check_layout(state, expected, path, "a torchvision VGG-19 weight file")
+        check_layout(state, layout_of(model), path, "a torchvision VGG-19 weight file")
         model.load_state_dict(state, strict=True)
         return model.to(device).eval()
 
