@@ -261,6 +261,9 @@ def test_resume_skips_what_was_scored_and_an_interrupted_run_keeps_its_rows(atd_
         run_bench(atd_layout, ["repeat"], out, device="cpu", resume=True, profile="standard")
     with pytest.raises(BenchError, match="scored at 960x540, not 480x270"):
         run_bench(atd_layout, ["repeat"], out, device="cpu", resume=True, size=(480, 270))
+    with pytest.raises(BenchError, match="--size 5x5: SSIM needs frames of at least 7x7"):
+        run_bench(atd_layout, ["repeat"], out.with_name("tiny"), device="cpu", size=(5, 5))
+    assert not out.with_name("tiny").exists()
 
 
 # --- atdkit datasets ---------------------------------------------------------------------------------
