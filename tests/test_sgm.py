@@ -9,8 +9,9 @@ import torch
 
 from benchmark.methods.animeinterp import CheckpointError
 from benchmark.methods.animeinterp.sgm import GuideFlowError, VGGFeatures, compute_sgm, read_guide_flows, write_guide_flows
+from benchmark.methods.animeinterp.sgm.lines import fillable, style_of
 from benchmark.methods.animeinterp.sgm.segmentation import (
-    ball, histogram_bins, segment, squeeze, thin_lines, trapped_ball_fills,
+    MERGE_BELOW, ball, fill_map, histogram_bins, merge_small_pieces, segment, squeeze, thin_lines, trapped_ball_fills,
 )
 from tests.conftest import shared
 
@@ -205,6 +206,72 @@ def test_thinning_matches_the_per_pixel_rule():
     labels[rng.random(labels.shape) < 0.45] = 0
     labels[:, 1] = 0  # the column the official bounds check never reads from
     assert np.array_equal(thin_lines(labels), naive_thinning(labels))
+
+
+def naive_merge(frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The merge rules restated on the whole image, one piece at a time, each piece reading the
+    labels as the pieces before it in the pass left them."""
+    result = labels.copy()
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    for _ in range(10):
+        before = result.copy()
+        ids, areas = np.unique(before, return_counts=True)
+        histograms = {}
+        for piece in ids:
+            values = frame[before == piece]
+            counts = np.concatenate([np.histogram(values[:, channel], 25)[0] for channel in (2, 1, 0)])
+            histograms[piece] = counts / counts.sum()
+        for piece, area in zip(ids, areas):
+            if piece == 0 or area >= MERGE_BELOW:
+                continue
+            mask = (before == piece).astype(np.uint8)
+            ring = (cv2.dilate(mask, cross) > 0) & (mask == 0)
+            touching, counts = np.unique(result[ring], return_counts=True)
+            neighbours, contacts = touching[touching != 0], counts[touching != 0]
+            new_id, best, contact_at_best, score = piece, -1.0, -1, -1.0
+            if len(neighbours) == 0 and area < 5:
+                new_id = 0
+            for neighbour, contact in zip(neighbours, contacts):
+                score = np.sum(np.minimum(histograms[piece], histograms[neighbour]))
+                if score > best:
+                    best, contact_at_best, new_id = score, contact, neighbour
+            ys, xs = np.nonzero(mask)
+            box = mask[max(ys.min() - 2, 0): ys.max() + 3, max(xs.min() - 2, 0): xs.max() + 3]
+            contour = cv2.findContours(box, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0][0]
+            point = len(cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)) == 1
+            if (point or area == 1 or (area < 300 and len(neighbours) == 1) or (len(neighbours) == 1 and contact_at_best > 2)
+                    or area < 50 or (score > 0.2 and area < 150 and contact_at_best > 1)
+                    or (score > 0.25 and area < 250 and contact_at_best > 8)):
+                result[mask > 0] = new_id
+        if len(ids) == len(np.unique(result)):
+            break
+    return result
+
+
+def scribbled_cartoon() -> np.ndarray:
+    """The cartoon with specks and short strokes: small pieces, pieces split in two, islands in lines."""
+    rng = np.random.default_rng(3)
+    frame = cartoon(SHAPES, 0.0)
+    for _ in range(120):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        a = rng.integers(0, (256, 192))
+        b = a + rng.integers(-12, 13, 2)
+        cv2.line(frame, tuple(int(v) for v in a), tuple(int(v) for v in b), colour, int(rng.integers(1, 3)))
+    return frame
+
+
+def real_keyframe_crop() -> np.ndarray:
+    image = cv2.imread(str(shared("pairs", "anime_keyframes_640x540", "konobi12_panel_009.png")))
+    return np.ascontiguousarray(cv2.resize(image, (960, 540))[150:390, 300:620, ::-1])
+
+
+@pytest.mark.parametrize("make_frame", [scribbled_cartoon, real_keyframe_crop])
+def test_merge_matches_the_one_piece_at_a_time_rule(make_frame):
+    frame = make_frame()
+    labels = fill_map(fillable(frame, style_of("japan")))
+    merged = merge_small_pieces(frame, labels)
+    assert len(np.unique(merged)) < len(np.unique(labels)) - 20  # the rules did merge
+    assert np.array_equal(merged, naive_merge(frame, labels))
 
 
 def test_squeeze_orders_pieces_by_size():

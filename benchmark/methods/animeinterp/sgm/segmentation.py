@@ -27,7 +27,6 @@ MERGE_PASSES = 10
 MERGE_BELOW = 500  # pieces of fewer pixels may be merged
 HISTOGRAM_BINS = 25
 THINNING_PASSES = 100
-CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
 def ball(radius: int) -> np.ndarray:
@@ -120,86 +119,119 @@ def histogram_bins(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     first = np.where(single, low - 0.5, low.astype(np.float64))
     last = np.where(single, high + 0.5, high.astype(np.float64))
     edges = np.linspace(first, last, HISTOGRAM_BINS + 1, axis=1)
-    above = np.arange(256)[None, :, None] >= edges[:, None, :]
-    return np.clip(above.sum(axis=2) - 1, 0, HISTOGRAM_BINS - 1)
+    # an integer value is at or above an edge exactly when it is at or above the edge's ceiling
+    starts = np.clip(np.ceil(edges), 0, 256).astype(np.intp) + 257 * np.arange(len(low))[:, None]
+    steps = np.bincount(starts.reshape(-1), minlength=257 * len(low)).reshape(len(low), 257)
+    return np.clip(np.cumsum(steps[:, :256], axis=1, dtype=np.int16) - 1, 0, HISTOGRAM_BINS - 1)
 
 
-def colour_histograms(frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def colour_histograms(frame: np.ndarray, labels: np.ndarray, pieces: np.ndarray | None = None) -> np.ndarray:
     """Per label, the 25-bin histogram of each channel over the piece's own value range,
     L1-normalised: row ``label`` of a (max label + 1, 75) array (rows of absent labels are 0).
+    With ``pieces`` (a bool per label), only the rows of those pieces are computed.
 
     These are ``np.histogram(piece_values, 25)``'s counts, all pieces at once. Channels are
     stacked in OpenCV's B, G, R order, as the official code read its frames, so similarities
     sum the same numbers in the same order and near-ties break the same way.
     """
-    flat = labels.reshape(-1)
-    order = np.argsort(flat, kind="stable")
+    flat, colours = labels.reshape(-1), frame.reshape(-1, 3)
+    rows = int(flat.max()) + 1 if pieces is None else len(pieces)
+    if pieces is not None:
+        chosen = pieces[flat]
+        flat, colours = flat[chosen], colours[chosen]
+    order = np.argsort(flat.astype(np.uint16) if flat.max() < 2 ** 16 else flat, kind="stable")  # radix sort when it fits
     ids, starts, areas = np.unique(flat[order], return_index=True, return_counts=True)
     owner = np.repeat(np.arange(len(ids)), areas)
-    histograms = np.zeros((int(ids[-1]) + 1, 3 * HISTOGRAM_BINS))
+    histograms = np.zeros((rows, 3 * HISTOGRAM_BINS))
     for slot, channel in enumerate((2, 1, 0)):
-        values = frame[..., channel].reshape(-1)[order]
+        values = colours[order, channel]
         ranges = np.minimum.reduceat(values, starts).astype(np.int32) * 256 + np.maximum.reduceat(values, starts)
         found, which = np.unique(ranges, return_inverse=True)
-        tables = histogram_bins(found // 256, found % 256)
-        bins = tables[which[owner], values]
+        bins = histogram_bins(found // 256, found % 256)[which[owner], values]
         counts = np.bincount(owner * HISTOGRAM_BINS + bins, minlength=len(ids) * HISTOGRAM_BINS)
         histograms[ids, slot * HISTOGRAM_BINS: (slot + 1) * HISTOGRAM_BINS] = counts.reshape(len(ids), HISTOGRAM_BINS)
     histograms[ids] /= (3 * areas)[:, None]  # the counts' sum: every value falls in its own range
     return histograms
 
 
-def single_point(mask: np.ndarray) -> bool:
-    """Whether the (first) outer contour of ``mask`` simplifies to one point (approxPolyDP, 2% of its length)."""
+def single_point(labels: np.ndarray, box: tuple[slice, slice], piece: int) -> bool:
+    """Whether the (first) outer contour of ``piece`` simplifies to one point (approxPolyDP, 2% of its length)."""
+    mask = (labels[grown(box, 2, labels.shape)] == piece).astype(np.uint8)
     contour = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[-2][0]
     return len(cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)) == 1
+
+
+def ring_contacts(labels: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every piece flagged in ``candidates`` (a bool per label), the labels on its outer ring
+    (the pixels 4-adjacent to it, outside it) and how many ring pixels carry each: three arrays
+    (piece, label, pixels) sorted by piece, then label. A ring pixel counts once per piece."""
+    padded = np.pad(labels, 1, constant_values=-1)
+    flagged = np.append(candidates, False)  # label -1 (outside the image) is never a piece
+    around = (padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:])
+    codes = []
+    for k, neighbour in enumerate(around):
+        ring = flagged[neighbour] & (neighbour != labels)
+        for earlier in around[:k]:
+            ring &= neighbour != earlier  # one contact per pixel and piece
+        codes.append(neighbour[ring].astype(np.int64) * len(candidates) + labels[ring])
+    pairs, pixels = np.unique(np.concatenate(codes), return_counts=True)
+    return pairs // len(candidates), pairs % len(candidates), pixels
 
 
 def merge_small_pieces(frame: np.ndarray, labels: np.ndarray, passes: int = MERGE_PASSES) -> np.ndarray:
     """Pieces under 500 pixels join a neighbour: the one whose colour histogram overlaps theirs
     most, under the official rules on size, contact and similarity. Pieces are visited in label
-    order and each sees the merges made before it in the same pass."""
-    result = labels.copy()
-    lines = labels == 0
-    shape = labels.shape
-    for _ in range(passes):
-        result[lines] = 0
-        before = result.copy()
-        ids, areas = np.unique(before, return_counts=True)
-        boxes = ndimage.find_objects(before)
-        histograms = colour_histograms(frame, before)
+    order and each sees the merges made before it in the same pass.
 
-        for piece, area in zip(ids.tolist(), areas.tolist()):
-            if piece == 0 or area >= MERGE_BELOW:
+    Within a pass every piece moves as a whole, so the current label map is ``now[before]``:
+    a piece's neighbours are the current labels of its ring in the pass's starting map. Colour
+    histograms are recomputed only for the pieces that grew.
+    """
+    result = labels
+    histograms = colour_histograms(frame, labels)
+    for _ in range(passes):
+        before = result
+        ids, areas = np.unique(before, return_counts=True)
+        small = np.zeros(int(ids[-1]) + 1, bool)
+        small[ids[(ids != 0) & (areas < MERGE_BELOW)]] = True
+        pieces, ring_labels, ring_pixels = ring_contacts(before, small)
+        ring_starts = np.searchsorted(pieces, ids, side="left").tolist() + [len(pieces)]
+        ring_labels, ring_pixels = ring_labels.tolist(), ring_pixels.tolist()
+        boxes = ndimage.find_objects(before)
+        now = np.arange(len(small))
+        grew = np.zeros(len(small), bool)
+
+        for slot, (piece, area) in enumerate(zip(ids.tolist(), areas.tolist())):
+            if not small[piece]:
                 continue
-            box = boxes[piece - 1]
-            ys, xs = np.nonzero(before[box] == piece)
-            ys, xs = ys + box[0].start, xs + box[1].start
-            around = grown(box, 2, shape)
-            mask = np.zeros((around[0].stop - around[0].start, around[1].stop - around[1].start), np.uint8)
-            mask[ys - around[0].start, xs - around[1].start] = 255
-            ring_y, ring_x = np.nonzero(cv2.dilate(mask, CROSS) - mask)
-            touching, counts = np.unique(result[ring_y + around[0].start, ring_x + around[1].start], return_counts=True)
-            neighbours = touching[touching != 0]
-            contacts = counts[1:] if len(touching) and touching[0] == 0 else counts
+            contacts: dict[int, int] = {}
+            for label, pixels in zip(ring_labels[ring_starts[slot]: ring_starts[slot + 1]], ring_pixels[ring_starts[slot]: ring_starts[slot + 1]]):
+                current = int(now[label])
+                contacts[current] = contacts.get(current, 0) + pixels
+            neighbours = sorted(label for label in contacts if label != 0)
 
             new_id, best, contact_at_best, score = piece, -1.0, -1, -1.0
-            if len(neighbours) == 0:
+            if not neighbours:
                 if area < 5:
                     new_id = 0  # a speck inside a line becomes line
             else:
-                new_id = int(neighbours[0])
-                for neighbour, contact in zip(neighbours.tolist(), contacts.tolist()):
-                    score = float(np.sum(np.minimum(histograms[piece], histograms[neighbour])))
+                new_id = neighbours[0]
+                scores = np.minimum(histograms[neighbours], histograms[piece]).sum(axis=1).tolist()
+                for neighbour, score in zip(neighbours, scores):
                     if score > best:
-                        best, contact_at_best, new_id = score, contact, neighbour
+                        best, contact_at_best, new_id = score, contacts[neighbour], neighbour
             # the official rules; ``score`` is the last neighbour's, as there
             if (area == 1 or (area < 300 and len(neighbours) == 1) or (len(neighbours) == 1 and contact_at_best > 2)
                     or area < 50 or (score > 0.2 and area < 150 and contact_at_best > 1)
-                    or (score > 0.25 and area < 250 and contact_at_best > 8) or single_point(mask)):
-                result[ys, xs] = new_id
-        if len(ids) == len(np.unique(result)):
+                    or (score > 0.25 and area < 250 and contact_at_best > 8) or single_point(before, boxes[piece - 1], piece)):
+                now[piece] = new_id
+                if new_id not in (0, piece):
+                    grew[new_id] = True
+        result = now[before].astype(labels.dtype)
+        if len(ids) == len(np.unique(now[ids])):
             break
+        grown = np.flatnonzero(grew)
+        histograms[grown] = colour_histograms(frame, result, grew)[grown]
     return result
 
 
