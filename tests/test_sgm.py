@@ -9,7 +9,7 @@ import torch
 
 from benchmark.methods.animeinterp import CheckpointError
 from benchmark.methods.animeinterp.sgm import GuideFlowError, VGGFeatures, compute_sgm, read_guide_flows, write_guide_flows
-from benchmark.methods.animeinterp.sgm.lines import fillable, style_of
+from benchmark.methods.animeinterp.sgm.lines import fillable, hysteresis, style_of
 from benchmark.methods.animeinterp.sgm.segmentation import (
     MERGE_BELOW, ball, fill_map, histogram_bins, merge_small_pieces, segment, squeeze, thin_lines, trapped_ball_fills,
 )
@@ -272,6 +272,19 @@ def test_merge_matches_the_one_piece_at_a_time_rule(make_frame):
     merged = merge_small_pieces(frame, labels)
     assert len(np.unique(merged)) < len(np.unique(labels)) - 20  # the rules did merge
     assert np.array_equal(merged, naive_merge(frame, labels))
+
+
+def test_hysteresis_is_scikit_images():
+    from skimage.filters import apply_hysteresis_threshold
+
+    rng = np.random.default_rng(4)
+    smooth = cv2.GaussianBlur(rng.random((90, 120, 3)).astype(np.float32), (0, 0), 2) * 255
+    laplacian = cv2.Laplacian(cv2.bilateralFilter(scribbled_cartoon(), 10, 10, 10), ddepth=cv2.CV_32F, ksize=5)
+    low, high = np.percentile(smooth, [55, 99])
+    for stack, low, high in ((smooth, low, high), (smooth, high - 1, high), (laplacian * (255 / laplacian.max()), 2, 20)):
+        expected = apply_hysteresis_threshold(stack, low, high)
+        assert 0 < expected.sum() < (stack > low).sum()  # some weak responses are dropped
+        assert np.array_equal(hysteresis(stack, low, high), expected)
 
 
 def test_squeeze_orders_pieces_by_size():

@@ -39,9 +39,9 @@ def compute_sgm(frame0: np.ndarray, frame1: np.ndarray, vgg_weights: str | Path 
     if style not in STYLES:
         raise ValueError(f"unknown line style {style!r}; expected one of {', '.join(STYLES)}")
     vgg = vgg_weights if isinstance(vgg_weights, VGGFeatures) else VGGFeatures.from_file(vgg_weights)
-    with ThreadPoolExecutor(1) as pool:  # the VGG features are computed while the frames are segmented
+    with ThreadPoolExecutor(3) as pool:  # the VGG features are computed while both frames are segmented
         features = pool.submit(vgg, frame0, frame1)
-        labels0, labels1 = segment(frame0, style), segment(frame1, style)
+        labels0, labels1 = pool.map(segment, (frame0, frame1), (style, style))
         features = features.result()
     pieces0, pieces1 = Pieces.of(labels0), Pieces.of(labels1)
     descriptors0 = pooled_features([level[:1] for level in features], labels0)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from skimage.filters import apply_hysteresis_threshold
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,25 @@ def style_of(name: str) -> LineStyle:
     return STYLES[name]
 
 
+def hysteresis(stack: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Where ``stack`` (H, W, C) is above ``low`` and face-connected (4 neighbours in a channel,
+    the same pixel in the next channel) to a value above ``high``: scikit-image's
+    ``apply_hysteresis_threshold``, from 2-D components per channel joined across channels."""
+    weak = stack > low
+    labels = np.zeros(stack.shape, np.int32)
+    count = 1  # label 0: not weak
+    for channel in range(stack.shape[2]):
+        found, components = cv2.connectedComponents(weak[..., channel].astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+        labels[..., channel] = np.where(components > 0, components + (count - 1), 0)
+        count += found - 1
+    across = weak[..., 1:] & weak[..., :-1]
+    edges = coo_matrix((np.ones(np.count_nonzero(across), np.int8), (labels[..., 1:][across], labels[..., :-1][across])), shape=(count, count))
+    _, joined = connected_components(edges, directed=False)
+    strong = np.zeros(joined.max() + 1, bool)
+    strong[joined[labels[stack > high]]] = True
+    return strong[joined[labels]] & weak
+
+
 def line_map(frame: np.ndarray, style: LineStyle) -> np.ndarray:
     """Grey-level line drawing of ``frame`` (H, W, 3 uint8): 255 on flat areas, darker on outlines."""
     smooth = cv2.bilateralFilter(frame, style.diameter, style.sigma_color, style.sigma_space)
@@ -52,7 +72,7 @@ def line_map(frame: np.ndarray, style: LineStyle) -> np.ndarray:
         return np.full(frame.shape[:2], 255, np.uint8)
     response = response * np.float32(255.0 / peak)
     # the hysteresis runs on the (H, W, 3) stack: a response connects through neighbouring channels too
-    response[~apply_hysteresis_threshold(response, style.low, style.high)] = 0
+    response[~hysteresis(response, style.low, style.high)] = 0
     darkness = np.max(response * LINE_GAIN, axis=2)
     return np.clip(255 - darkness, 0, 255).astype(np.uint8)
 
