@@ -20,7 +20,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmark.methods.animeinterp import AnimeInterp  # noqa: E402
-from benchmark.speed.forward_timing import HEIGHT, WIDTH, load_average, print_gpu_rates, random_frames, timed  # noqa: E402
+from benchmark.speed.forward_timing import (  # noqa: E402
+    HEIGHT, WIDTH, compute_report, gigaflop, load_average, print_gpu_rates, random_frames, reference_conv_rate, timed,
+)
 
 
 def inputs(batch: int, device: torch.device):
@@ -43,11 +45,13 @@ def main() -> None:
     print(f"AnimeInterp forward at {WIDTH}x{HEIGHT}, weights: {args.checkpoint or 'random'}; {load_average()}")
     if not args.no_cpu:
         frame0, frame1, flow01, flow10 = inputs(1, torch.device("cpu"))
+        forward = lambda: model(frame0, frame1, flow01, flow10)  # noqa: E731
         with torch.inference_mode():
-            median, best = timed(lambda: model(frame0, frame1, flow01, flow10), args.runs)
+            median, best = timed(forward, args.runs)
         print(f"cpu fp32, {args.threads} threads: {median:.2f} s per triplet (median of {args.runs}; best {best:.2f} s); "
               f"peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB; "
               f"load average now {os.getloadavg()[0]:.2f}")
+        print(f"  per triplet {compute_report(gigaflop(forward), best, reference_conv_rate())}")
     if torch.cuda.is_available():
         model = model.to("cuda")
         frame0, frame1, flow01, flow10 = inputs(args.batch, torch.device("cuda"))

@@ -29,7 +29,9 @@ from benchmark.methods import get  # noqa: E402
 from benchmark.methods.rife import IFNet  # noqa: E402
 from benchmark.methods.softsplat import SoftSplat  # noqa: E402
 from benchmark.methods.superslomo import SuperSloMo  # noqa: E402
-from benchmark.speed.forward_timing import HEIGHT, WIDTH, load_average, print_gpu_rates, random_frames, timed  # noqa: E402
+from benchmark.speed.forward_timing import (  # noqa: E402
+    HEIGHT, WIDTH, compute_report, gigaflop, load_average, print_gpu_rates, random_frames, reference_conv_rate, timed,
+)
 
 NETWORKS = {"softsplat": SoftSplat, "superslomo": SuperSloMo, "rife": IFNet}
 
@@ -45,13 +47,14 @@ def interpolator(name: str, device: torch.device):
     return run
 
 
-def cpu_run(name: str, threads: int, runs: int) -> tuple[float, float, float]:
-    """Median and best seconds per triplet, and this process's peak resident memory (GiB)."""
+def cpu_run(name: str, threads: int, runs: int) -> tuple[float, float, float, str]:
+    """Median and best seconds per triplet, this process's peak resident memory (GiB) and the compute report."""
     torch.set_num_threads(threads)
     run, (frame1, frame3) = interpolator(name, torch.device("cpu")), random_frames(1, torch.device("cpu"))
     with torch.inference_mode():
         median, best = timed(lambda: run(frame1, frame3), runs)
-    return median, best, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return median, best, peak, compute_report(gigaflop(lambda: run(frame1, frame3)), best, reference_conv_rate())
 
 
 def main() -> None:
@@ -66,9 +69,10 @@ def main() -> None:
     for name in args.methods:
         if not args.no_cpu:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                median, best, peak = pool.submit(cpu_run, name, args.threads, args.runs).result()
+                median, best, peak, report = pool.submit(cpu_run, name, args.threads, args.runs).result()
             print(f"{name}: cpu fp32, {args.threads} threads: {median:.2f} s per triplet (median of {args.runs}; best {best:.2f} s); "
                   f"peak resident memory {peak:.2f} GiB; load average now {os.getloadavg()[0]:.2f}")
+            print(f"  per triplet {report}")
         if torch.cuda.is_available():
             run, (frame1, frame3) = interpolator(name, torch.device("cuda")), random_frames(args.batch, torch.device("cuda"))
             print_gpu_rates(f"{name}: ", lambda: run(frame1, frame3), args.batch, args.runs)

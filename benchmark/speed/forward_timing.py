@@ -1,8 +1,15 @@
-"""What the forward-pass speed scripts share: random frames, timing after a warm-up, GPU rates.
+"""What the forward-pass speed scripts share: random frames, timing after a warm-up, GPU rates,
+and the arithmetic a forward pass needs set against what this machine's convolutions reach.
 
 Each setting runs once to warm up, then ``runs`` times; the median (and on the CPU the best)
 is reported. The machine's load average is printed beside: on a shared machine the numbers are
 only as good as it is idle.
+
+Seconds depend on the machine; the share of the machine's own convolution rate does much less.
+:func:`compute_report` counts a pass's floating-point operations (PyTorch's FLOP counter:
+convolutions and matrix products) and divides them by the seconds and by the rate of one large
+3x3 convolution measured in the same run, which gives the floor no implementation of the same
+arithmetic can beat on this machine.
 """
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import time
 from typing import Callable
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 WIDTH, HEIGHT = 960, 540
 
@@ -49,3 +57,26 @@ def print_gpu_rates(label: str, run: Callable[[], object], batch: int, runs: int
         peak = torch.cuda.max_memory_allocated(device) / 2**30
         print(f"{label}{torch.cuda.get_device_name(device)} {precision}, batch {batch}: "
               f"{batch / seconds:.1f} triplets/s, peak memory {peak:.1f} GiB")
+
+
+def gigaflop(run: Callable[[], object]) -> float:
+    """Floating-point operations of one call of ``run`` in GFLOP (convolutions and matrix products)."""
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        run()
+    return counter.get_total_flops() / 1e9
+
+
+def reference_conv_rate(runs: int = 3) -> float:
+    """GFLOPS of one large CPU convolution (3x3, 128 -> 128 channels, 2 x 270 x 480, channels-last,
+    best of ``runs``): about what this machine's convolutions can reach with the current threads."""
+    conv = torch.nn.Conv2d(128, 128, 3, padding=1).to(memory_format=torch.channels_last)
+    x = torch.rand(2, 128, 270, 480).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        _, best = timed(lambda: conv(x), runs)
+    return gigaflop(lambda: conv(x)) / best
+
+
+def compute_report(gflop: float, seconds: float, reference: float) -> str:
+    """``gflop`` done in ``seconds``, against the ``reference`` convolution rate (GFLOPS)."""
+    return (f"{gflop:.0f} GFLOP: {gflop / seconds:.0f} GFLOPS = {gflop / seconds / reference:.0%} of this machine's "
+            f"reference convolution ({reference:.0f} GFLOPS), where the same arithmetic takes {gflop / reference:.2f} s")
