@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="AnimeInterp's SGM flows: computed from the frames (default) or the data's precomputed ones")
     bench.add_argument("--sgm-style", choices=("auto", "japan", "western"), default="auto",
                        help="SGM line style (default auto: per triplet, western for Disney triplets as the official scripts)")
+    bench.add_argument("--sgm-cache", type=Path, metavar="DIR",
+                       help="keep computed SGM flows in DIR and read them back for the same frames (other methods, runs, checkpoints)")
 
     # --- interpolate (AnimeInterp)
     interpolate = commands.add_parser("interpolate", help="the middle frame of two frames with a benchmark method")
@@ -546,7 +548,7 @@ def cmd_bench(args, console: Console) -> int:
         report = run_bench(
             args.data, args.methods, args.out, profile=args.profile, size=args.size, device=args.device, weights=given, split=args.split,
             resume=args.resume, save_frames=args.save_frames, fp16=args.fp16, workers=args.workers, console=console,
-            options={"sgm": args.sgm, "sgm_style": args.sgm_style},
+            options={"sgm": args.sgm, "sgm_style": args.sgm_style, "sgm_cache": args.sgm_cache},
             command=" ".join(["atdkit", *sys.argv[1:]]),
         )
     except BenchError as error:

@@ -12,6 +12,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -322,6 +323,59 @@ def test_bench_runs_animeinterp_on_the_datas_precomputed_sgm_flows(tmp_path, che
     # without --sgm precomputed the same command needs VGG-19 for SGM, and says so in one line
     result = run_atdkit(*args, "--out", tmp_path / "r2")
     assert result.returncode == 2 and "needs vgg19-dcbb9e9d.pth" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bench_keeps_computed_sgm_flows_for_the_same_frames(tmp_path, checkpoint):
+    """``--sgm-cache DIR``: each triplet's flows are computed once, then read back (by the other
+    SGM method, by later runs) as long as the frames are the same; other frames are computed again."""
+    from benchmark.methods.animeinterp.sgm import VGGFeatures, read_guide_flows, write_guide_flows
+    from tests.conftest import run_atdkit
+    from tests.test_sgm import SHAPES, cartoon
+
+    ids = ["Japan_v2_0_000001_s1", "Japan_v2_0_000002_s1"]
+    for k, triplet_id in enumerate(ids):
+        for n in (1, 2, 3):
+            path = tmp_path / "atd" / "test_2k_540p" / triplet_id / f"frame{n}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(cartoon(SHAPES[k:], (n - 1) / 2)).save(path)
+        annotation = tmp_path / "atd" / "test_2k_annotations" / triplet_id / f"{triplet_id}.json"
+        annotation.parent.mkdir(parents=True)
+        annotation.write_text(json.dumps({"level": 0, "motion_RoI": {"x": 0, "y": 0, "width": 200, "height": 100}, "image_size": [256, 192],
+                                          "general_motion_type": "translation", "behavior": "others"}))
+    torch.manual_seed(0)
+    vgg = tmp_path / "vgg19.pth"
+    torch.save(VGGFeatures().state_dict(), vgg)
+    cache = tmp_path / "sgm"
+
+    def bench(out: str, *methods: str, size: str = "320x180"):
+        result = run_atdkit("bench", "--data", tmp_path / "atd", "--methods", *methods, "--device", "cpu", "--size", size,
+                            "--weights", f"animeinterp={checkpoint}", f"vgg19={vgg}", "--sgm-cache", cache, "--out", tmp_path / out)
+        assert result.returncode == 0, result.stderr
+        rows = pd.read_parquet(tmp_path / out / "per_triplet.parquet")
+        return {(row.method, row.triplet_id): row.psnr for row in rows.itertuples()}
+
+    first = bench("r1", "animeinterp", "animeinterp-norfr")
+    (kept,) = cache.iterdir()
+    assert sorted(p.name for p in kept.iterdir()) == ids and kept.name.endswith("-japan")
+    assert len([p for p in kept.rglob("*") if p.is_file()]) == 6  # per triplet two flow files and the frames' digest
+    # a later run reads them back: flows put in their place are what it uses
+    flow13, flow31 = read_guide_flows(kept / ids[0])
+    assert np.abs(flow13).max() > 1  # SGM matched pieces: the flows are not zero
+    write_guide_flows(kept / ids[0], np.zeros_like(flow13), np.zeros_like(flow31))
+    again = bench("r2", "animeinterp-norfr")
+    assert again[("animeinterp-norfr", ids[1])] == first[("animeinterp-norfr", ids[1])]
+    assert again[("animeinterp-norfr", ids[0])] != first[("animeinterp-norfr", ids[0])]
+    # other frames under the same id (another dataset, or the frames changed): computed again
+    before = read_guide_flows(kept / ids[1])[0]
+    Image.fromarray(cartoon(SHAPES[1:], 0.8)).save(tmp_path / "atd" / "test_2k_540p" / ids[1] / "frame3.png")
+    bench("r3", "animeinterp-norfr")
+    assert not np.array_equal(read_guide_flows(kept / ids[1])[0], before)
+    run = json.loads((tmp_path / "r3" / "run.json").read_text())
+    assert run["methods"]["animeinterp-norfr"]["settings"]["sgm_cache"].startswith(str(cache.resolve()))
+    # it keeps computed flows only
+    result = run_atdkit("bench", "--data", tmp_path / "atd", "--methods", "animeinterp", "--sgm", "precomputed", "--sgm-cache", cache,
+                        "--device", "cpu", "--weights", f"animeinterp={checkpoint}", "--out", tmp_path / "r4")
+    assert result.returncode == 2 and "--sgm-cache" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])

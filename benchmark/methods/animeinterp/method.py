@@ -9,19 +9,22 @@ computed from the frames (the default; segmentation on the CPU, VGG-19 on the ru
 fp32 even under ``--fp16``), or the dataset's precomputed flows (``--sgm precomputed``: the
 released ``test_2k_pre_calc_sgm_flows/``, as the official test script ran it). The line style
 is picked per triplet from its name (``auto``: "western" for Disney triplets, as the official
-scripts did) or fixed. Frames are padded to a multiple of 4 px (the GridNet halves them twice);
+scripts did) or fixed. ``--sgm-cache DIR`` keeps computed flows in DIR (:mod:`.sgm.cache`) and
+reads them back for the same frames: the other SGM method of the run, a resumed run, a run with
+another checkpoint. Frames are padded to a multiple of 4 px (the GridNet halves them twice);
 at the benchmark's 960x540 nothing is padded.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from benchmark.checkpoint import CheckpointError
-from benchmark.methods import Method, MethodError, Padding, Trainable, WeightFile
+from benchmark.methods import Method, MethodError, Padding, Trainable, WeightFile, sha256
 from benchmark.methods.animeinterp.model import AnimeInterp
 from benchmark.methods.animeinterp.sgm.lines import STYLES, style_for
 
@@ -46,23 +49,30 @@ def load_model(weights: dict, device: torch.device) -> AnimeInterp:
         raise MethodError(str(error)) from None
 
 
-def load_sgm(weights: dict, device: torch.device, style: str):
-    """A function (frame0, frame1, flows, ids) -> (flow01, flow10): SGM flows of a batch, on the frames' device."""
+def load_sgm(weights: dict, device: torch.device, style: str, cache: Path | None = None):
+    """A function (frame0, frame1, flows, ids) -> (flow01, flow10): SGM flows of a batch, on the
+    frames' device; with ``cache`` (a folder), kept there per triplet id and read back for the same frames."""
     from benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm
+    from benchmark.methods.animeinterp.sgm.cache import FlowCache
 
     try:
         vgg = VGGFeatures.from_file(weights[VGG19.key], device=device)
     except CheckpointError as error:
         raise MethodError(str(error)) from None
+    vgg_digest = sha256(weights[VGG19.key]) if cache is not None else ""
+
+    def sgm_pair(frame0: np.ndarray, frame1: np.ndarray, pair_style: str) -> tuple[np.ndarray, np.ndarray]:
+        return compute_sgm(frame0, frame1, vgg, style=pair_style)[:2]
 
     def flows(frame0: torch.Tensor, frame1: torch.Tensor, given, ids) -> tuple[torch.Tensor, torch.Tensor]:
         to_uint8 = lambda frames: np.round(frames.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8)  # noqa: E731
-        styles = [style_for(name) if style == "auto" else style for name in ids or [""] * len(frame0)]
+        names = ids or [None] * len(frame0)
         pairs = []
         with torch.autocast(device.type, enabled=False):
-            for a, b, pair_style in zip(to_uint8(frame0), to_uint8(frame1), styles):
-                flow01, flow10, _, _ = compute_sgm(a, b, vgg, style=pair_style)
-                pairs.append((flow01, flow10))
+            for a, b, name in zip(to_uint8(frame0), to_uint8(frame1), names):
+                pair_style = style_for(name or "") if style == "auto" else style
+                compute = partial(sgm_pair, a, b, pair_style)
+                pairs.append(compute() if cache is None or name is None else FlowCache(cache, vgg_digest, pair_style).flows(name, a, b, compute))
         return tuple(torch.from_numpy(np.stack(side)).to(frame0.device) for side in zip(*pairs))
 
     return flows
@@ -74,17 +84,17 @@ def precomputed_flows(frame0, frame1, given, ids):
     return given
 
 
-def initial_flows(weights: dict, device: torch.device, sgm: str, style: str):
-    return precomputed_flows if sgm == "precomputed" else load_sgm(weights, device, style)
+def initial_flows(weights: dict, device: torch.device, sgm: str, style: str, cache: Path | None):
+    return precomputed_flows if sgm == "precomputed" else load_sgm(weights, device, style, cache)
 
 
-def load_full(weights, device, sgm: str = "compute", style: str = "auto"):
-    model, flows_of = load_model(weights, device), initial_flows(weights, device, sgm, style)
+def load_full(weights, device, sgm: str = "compute", style: str = "auto", cache: Path | None = None):
+    model, flows_of = load_model(weights, device), initial_flows(weights, device, sgm, style, cache)
     return lambda frame1, frame3, flows, ids=None: model(frame1, frame3, *flows_of(frame1, frame3, flows, ids))[0]
 
 
-def load_norfr(weights, device, sgm: str = "compute", style: str = "auto"):
-    model, flows_of = load_model(weights, device), initial_flows(weights, device, sgm, style)
+def load_norfr(weights, device, sgm: str = "compute", style: str = "auto", cache: Path | None = None):
+    model, flows_of = load_model(weights, device), initial_flows(weights, device, sgm, style, cache)
     return lambda frame1, frame3, flows, ids=None: model.synthesise(frame1, frame3, *flows_of(frame1, frame3, flows, ids))
 
 
@@ -94,14 +104,20 @@ def load_nosgm(weights, device):
 
 
 def configure(method: Method, options: dict[str, str]) -> Method:
-    """``method`` with its SGM flows taken as ``options`` say: ``sgm`` (compute | precomputed), ``sgm_style`` (auto | japan | western)."""
-    sgm, style = options.get("sgm", "compute"), options.get("sgm_style", "auto")
+    """``method`` with its SGM flows taken as ``options`` say: ``sgm`` (compute | precomputed),
+    ``sgm_style`` (auto | japan | western), ``sgm_cache`` (a folder for computed flows, or absent)."""
+    sgm, style, cache = options.get("sgm", "compute"), options.get("sgm_style", "auto"), options.get("sgm_cache")
     if sgm not in SGM_SOURCES or style not in SGM_STYLES:
         raise MethodError(f"--sgm must be one of {', '.join(SGM_SOURCES)} and --sgm-style one of {', '.join(SGM_STYLES)}")
     if sgm == "precomputed":
+        if cache:
+            raise MethodError("--sgm-cache keeps computed SGM flows; it does not go with --sgm precomputed")
         return replace(method, load=partial(method.load, sgm=sgm), flows="required", weights=(CHECKPOINT,),
                        takes_ids=False, settings=(("sgm", "precomputed flows of the data"),))
-    return replace(method, load=partial(method.load, style=style), settings=(("sgm", "computed from the frames"), ("sgm_style", style)))
+    settings = (("sgm", "computed from the frames"), ("sgm_style", style))
+    if cache:
+        settings += (("sgm_cache", f"{Path(cache).resolve()} (seconds per triplet leave out flows read back from it)"),)
+    return replace(method, load=partial(method.load, style=style, cache=Path(cache) if cache else None), settings=settings)
 
 
 def build_network(weights: dict) -> AnimeInterp:

@@ -1,0 +1,51 @@
+"""SGM flows kept on disk, so that a benchmark computes each triplet's flows once.
+
+``DIR/<VGG-19 digest>-<style>/<triplet id>/`` holds the official files (``guide_flo13.npy``,
+``guide_flo31.npy``) and ``frames.sha256``, the digest of the two frames (uint8, at the size
+they were scored) the flows came from. Flows are read back only when the frames are the same,
+so one DIR can serve any dataset, size and checkpoint; different VGG-19 weights or line styles
+get their own folders. The digest is written last: a killed writer leaves flows without it,
+which count as absent.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from atdkit.store import write_file
+from benchmark.methods.animeinterp.sgm.guide_files import GuideFlowError, read_guide_flows, write_guide_flows
+
+DIGEST = "frames.sha256"
+Flows = tuple[np.ndarray, np.ndarray]
+
+
+def frames_digest(frame0: np.ndarray, frame1: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for frame in (frame0, frame1):
+        digest.update(str(frame.shape).encode())
+        digest.update(np.ascontiguousarray(frame).data)
+    return digest.hexdigest()
+
+
+class FlowCache:
+    """The flows of one VGG-19 file and line style under ``root``."""
+
+    def __init__(self, root: Path, vgg_sha256: str, style: str):
+        self.folder = Path(root) / f"{vgg_sha256[:12]}-{style}"
+
+    def flows(self, triplet_id: str, frame0: np.ndarray, frame1: np.ndarray, compute: Callable[[], Flows]) -> Flows:
+        """The triplet's flows read back when kept for these frames, else computed and kept."""
+        folder, digest = self.folder / triplet_id, frames_digest(frame0, frame1)
+        try:
+            if (folder / DIGEST).read_text().strip() == digest:
+                return read_guide_flows(folder, frame0.shape[:2])
+        except (OSError, GuideFlowError):
+            pass  # absent, half-written or damaged: computed again
+        flows = compute()
+        (folder / DIGEST).unlink(missing_ok=True)  # stale until the new flows are complete
+        write_guide_flows(folder, *flows)
+        write_file(folder / DIGEST, digest + "\n")
+        return flows
