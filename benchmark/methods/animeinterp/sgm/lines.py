@@ -56,7 +56,8 @@ def hysteresis(stack: np.ndarray, low: float, high: float) -> np.ndarray:
         labels[..., channel] = np.where(components > 0, components + (count - 1), 0)
         count += found - 1
     across = weak[..., 1:] & weak[..., :-1]
-    edges = coo_matrix((np.ones(np.count_nonzero(across), np.int8), (labels[..., 1:][across], labels[..., :-1][across])), shape=(count, count))
+    pairs = np.unique(labels[..., 1:][across].astype(np.int64) * count + labels[..., :-1][across])  # each joined pair once
+    edges = coo_matrix((np.ones(len(pairs), np.int8), (pairs // count, pairs % count)), shape=(count, count))
     _, joined = connected_components(edges, directed=False)
     strong = np.zeros(joined.max() + 1, bool)
     strong[joined[labels[stack > high]]] = True
