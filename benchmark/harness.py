@@ -336,6 +336,8 @@ def _score_method(method: Method, weight_paths: dict, data: BenchData, profile: 
         console.print(f"{method.name}: {len(done)} triplets already scored, {len(todo)} to go", highlight=False)
     try:
         interpolate = method.load(weight_paths, device)
+    except MethodError as error:  # already one line naming the file or the option
+        raise BenchError(f"method {method.name}: {error}") from None
     except Exception as error:  # a checkpoint that does not fit the network, out of memory, ...
         raise BenchError(f"method {method.name} could not be loaded: {type(error).__name__}: {error}") from None
     runner = Runner(method, interpolate, profile, device, fp16)

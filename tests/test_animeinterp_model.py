@@ -372,6 +372,11 @@ def test_bench_keeps_computed_sgm_flows_for_the_same_frames(tmp_path, checkpoint
     assert not np.array_equal(read_guide_flows(kept / ids[1])[0], before)
     run = json.loads((tmp_path / "r3" / "run.json").read_text())
     assert run["methods"]["animeinterp-norfr"]["settings"]["sgm_cache"].startswith(str(cache.resolve()))
+    # a DIR it cannot write to is refused in one line
+    (tmp_path / "a-file").write_text("")
+    result = run_atdkit("bench", "--data", tmp_path / "atd", "--methods", "animeinterp-norfr", "--sgm-cache", tmp_path / "a-file",
+                        "--device", "cpu", "--weights", f"animeinterp={checkpoint}", f"vgg19={vgg}", "--out", tmp_path / "r5")
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith("a-file: a file, not a folder"), result.stderr
     # it keeps computed flows only
     result = run_atdkit("bench", "--data", tmp_path / "atd", "--methods", "animeinterp", "--sgm", "precomputed", "--sgm-cache", cache,
                         "--device", "cpu", "--weights", f"animeinterp={checkpoint}", "--out", tmp_path / "r4")

@@ -59,6 +59,11 @@ def load_sgm(weights: dict, device: torch.device, style: str, cache: Path | None
         vgg = VGGFeatures.from_file(weights[VGG19.key], device=device)
     except CheckpointError as error:
         raise MethodError(str(error)) from None
+    if cache is not None:
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MethodError(f"--sgm-cache {cache}: cannot make this folder ({error.strerror})") from None
     vgg_digest = sha256(weights[VGG19.key]) if cache is not None else ""
 
     def sgm_pair(frame0: np.ndarray, frame1: np.ndarray, pair_style: str) -> tuple[np.ndarray, np.ndarray]:
@@ -115,6 +120,8 @@ def configure(method: Method, options: dict[str, str]) -> Method:
         return replace(method, load=partial(method.load, sgm=sgm), flows="required", weights=(CHECKPOINT,),
                        takes_ids=False, settings=(("sgm", "precomputed flows of the data"),))
     settings = (("sgm", "computed from the frames"), ("sgm_style", style))
+    if cache and Path(cache).exists() and not Path(cache).is_dir():
+        raise MethodError(f"--sgm-cache {cache}: a file, not a folder")
     if cache:
         settings += (("sgm_cache", f"{Path(cache).resolve()} (seconds per triplet leave out flows read back from it)"),)
     return replace(method, load=partial(method.load, style=style, cache=Path(cache) if cache else None), settings=settings)
