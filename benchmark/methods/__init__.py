@@ -215,6 +215,14 @@ def weight_status(method: Method, given: dict[str, Path] | None = None) -> str:
 
 
 def sha256(path: Path) -> str:
+    """The file's SHA-256, read once per version of the file (weight files are hundreds of MB, and
+    a run asks for the same file's digest for its checksum, for run.json and for the SGM cache)."""
+    status = os.stat(path)
+    return _file_sha256(os.path.realpath(path), status.st_size, status.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
