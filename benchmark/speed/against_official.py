@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import sys
 import time
@@ -38,8 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from benchmark.methods.animeinterp import AnimeInterp  # noqa: E402
-from benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm  # noqa: E402
-from benchmark.methods.animeinterp.sgm.matching import Pieces, matching_degree, mutual_matching, pooled_features  # noqa: E402
+from benchmark.methods.animeinterp.sgm import VGGFeatures, guide_flows, match_pieces  # noqa: E402
 from benchmark.methods.animeinterp.sgm.segmentation import segment  # noqa: E402
 
 PAIR = [REPO.parent / "shared" / "data" / "pairs" / "anime_keyframes_640x540" / f"konobi12_panel_{n}.png" for n in ("009", "018")]
@@ -154,7 +154,7 @@ def compare_sgm(paths: list[Path], style: str) -> None:
     rgb = [np.ascontiguousarray(image[:, :, ::-1]) for image in bgr]
 
     def official_labels(image):
-        with contextlib.redirect_stdout(open(os.devnull, "w")):
+        with contextlib.redirect_stdout(io.StringIO()):
             line = gen_sgm.dline_of(image, *LINE_ARGUMENTS[style]).astype(np.uint8)
             _, binary = cv2.threshold(line, 220, 255, cv2.THRESH_BINARY)
             return gen_sgm.squeeze_label_map(gen_sgm.trapped_ball_processed(binary, image))
@@ -168,14 +168,13 @@ def compare_sgm(paths: list[Path], style: str) -> None:
 
     torch.manual_seed(0)
     vgg = VGGFeatures().eval()
-    flow01, flow10, labels0, labels1 = compute_sgm(rgb[0], rgb[1], vgg, style)
-    pieces0, pieces1 = Pieces.of(labels0), Pieces.of(labels1)
-    features = vgg(*rgb)
-    degree = matching_degree(pooled_features([f[:1] for f in features], labels0), pooled_features([f[1:] for f in features], labels1), pieces0, pieces1)
-    match01, rank01, match10, rank10 = mutual_matching(degree)
+    labels0, labels1 = found
+    matches = match_pieces(vgg(*rgb), labels0, labels1)
+    flow01, flow10 = guide_flows(rgb[0], rgb[1], matches)
     gen_sgm.maxPixNum = labels0.size
-    centres0, centres1 = (pieces0.centre_x, pieces0.centre_y), (pieces1.centre_x, pieces1.centre_y)
-    with contextlib.redirect_stdout(open(os.devnull, "w")):
+    centres0, centres1 = (matches.pieces0.centre_x, matches.pieces0.centre_y), (matches.pieces1.centre_x, matches.pieces1.centre_y)
+    match01, rank01, match10, rank10 = (torch.from_numpy(a) for a in (matches.match01, matches.rank_sum01, matches.match10, matches.rank_sum10))
+    with contextlib.redirect_stdout(io.StringIO()):
         (official01, _), seconds01 = timed(lambda: gen_sgm.get_guidance_flow(labels0, labels1, bgr[0], bgr[1], rank01, match01, None, *centres0, *centres1))
         (official10, _), seconds10 = timed(lambda: gen_sgm.get_guidance_flow(labels1, labels0, bgr[1], bgr[0], rank10, match10, None, *centres1, *centres0))
     print(f"SGM flow generation from the same matches ({int((rank01 <= 0).sum())} mutual): official {seconds01 + seconds10:.2f} s; "

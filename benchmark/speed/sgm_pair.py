@@ -31,9 +31,7 @@ import torch
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm  # noqa: E402
-from benchmark.methods.animeinterp.sgm.flow_generation import guide_flow  # noqa: E402
-from benchmark.methods.animeinterp.sgm.matching import Pieces, matching_degree, mutual_matching, pooled_features  # noqa: E402
+from benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm, guide_flows, match_pieces  # noqa: E402
 from benchmark.methods.animeinterp.sgm.segmentation import segment  # noqa: E402
 from benchmark.speed.forward_timing import compute_report, gigaflop, load_average, reference_conv_rate  # noqa: E402
 
@@ -62,20 +60,15 @@ def one_pair(frame0, frame1, vgg, style: str) -> dict:
     features = vgg(frame0, frame1)
     times["vgg"] = time.perf_counter() - started
     started = time.perf_counter()
-    pieces0, pieces1 = Pieces.of(labels0), Pieces.of(labels1)
-    degree = matching_degree(pooled_features([f[:1] for f in features], labels0), pooled_features([f[1:] for f in features], labels1),
-                             pieces0, pieces1)
-    match01, rank01, match10, rank10 = (t.numpy() for t in mutual_matching(degree))
+    matches = match_pieces(features, labels0, labels1)
     times["matching"] = time.perf_counter() - started
     started = time.perf_counter()
-    grey0, grey1 = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (frame0, frame1))
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(guide_flow, (grey0, grey1), (grey1, grey0), (pieces0, pieces1), (pieces1, pieces0), (match01, match10), (rank01, rank10)))
+    guide_flows(frame0, frame1, matches)
     times["flows"] = time.perf_counter() - started
     started = time.perf_counter()
     compute_sgm(frame0, frame1, vgg, style)
     times["compute_sgm"] = time.perf_counter() - started
-    times["pieces"] = (len(pieces0.counts), len(pieces1.counts), int((rank01 <= 0).sum()))
+    times["pieces"] = (len(matches.pieces0.counts), len(matches.pieces1.counts), int((matches.rank_sum01 <= 0).sum()))
     return times
 
 

@@ -6,10 +6,12 @@ from matched colour pieces, the initial flows of AnimeInterp's refinement networ
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+import torch
 
 from benchmark.methods.animeinterp.sgm.flow_generation import guide_flow
 from benchmark.methods.animeinterp.sgm.guide_files import GuideFlowError, read_guide_flows, write_guide_flows
@@ -43,16 +45,39 @@ def compute_sgm(frame0: np.ndarray, frame1: np.ndarray, vgg_weights: str | Path 
         features = pool.submit(vgg, frame0, frame1)
         labels0, labels1 = pool.map(segment, (frame0, frame1), (style, style))
         features = features.result()
+    flow01, flow10 = guide_flows(frame0, frame1, match_pieces(features, labels0, labels1, rules))
+    return flow01, flow10, labels0, labels1
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Both frames' pieces and, for each piece, its match in the other frame with the rank sum (0: mutual)."""
+
+    pieces0: Pieces
+    pieces1: Pieces
+    match01: np.ndarray
+    rank_sum01: np.ndarray
+    match10: np.ndarray
+    rank_sum10: np.ndarray
+
+
+def match_pieces(features: list[torch.Tensor], labels0: np.ndarray, labels1: np.ndarray, rules: str = "code") -> Matches:
+    """Eqs. 1-5: the pieces of two label maps matched on their VGG features (``features``: both frames as one batch)."""
     pieces0, pieces1 = Pieces.of(labels0), Pieces.of(labels1)
     descriptors0 = pooled_features([level[:1] for level in features], labels0)
     descriptors1 = pooled_features([level[1:] for level in features], labels1)
     degree = matching_degree(descriptors0, descriptors1, pieces0, pieces1, rules)
-    match01, rank_sum01, match10, rank_sum10 = (t.numpy() for t in mutual_matching(degree))
+    return Matches(pieces0, pieces1, *(t.numpy() for t in mutual_matching(degree)))
+
+
+def guide_flows(frame0: np.ndarray, frame1: np.ndarray, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
+    """Eq. 6 both ways: flow 0 -> 1 and flow 1 -> 0 (float32 (2, H, W)) from the matched pieces."""
     grey0, grey1 = (cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in (frame0, frame1))
     with ThreadPoolExecutor(2) as pool:  # OpenCV's DIS and the splatting release the GIL
-        flow01, flow10 = pool.map(guide_flow, (grey0, grey1), (grey1, grey0), (pieces0, pieces1), (pieces1, pieces0),
-                                  (match01, match10), (rank_sum01, rank_sum10))
-    return flow01.astype(np.float32), flow10.astype(np.float32), labels0, labels1
+        flow01, flow10 = pool.map(guide_flow, (grey0, grey1), (grey1, grey0), (matches.pieces0, matches.pieces1),
+                                  (matches.pieces1, matches.pieces0), (matches.match01, matches.match10),
+                                  (matches.rank_sum01, matches.rank_sum10))
+    return flow01.astype(np.float32), flow10.astype(np.float32)
 
 
-__all__ = ["compute_sgm", "VGGFeatures", "read_guide_flows", "write_guide_flows", "GuideFlowError", "segment"]
+__all__ = ["compute_sgm", "match_pieces", "guide_flows", "Matches", "VGGFeatures", "read_guide_flows", "write_guide_flows", "GuideFlowError", "segment"]
