@@ -8,8 +8,8 @@ only as good as it is idle.
 Seconds depend on the machine; the share of the machine's own convolution rate does much less.
 :func:`compute_report` counts a pass's floating-point operations (PyTorch's FLOP counter:
 convolutions and matrix products) and divides them by the seconds and by the rate of one large
-3x3 convolution measured in the same run, which gives the floor no implementation of the same
-arithmetic can beat on this machine.
+3x3 convolution measured in the same run: about the floor for that arithmetic on this machine
+(the reference reaches most, not all, of the cores' peak).
 """
 from __future__ import annotations
 
