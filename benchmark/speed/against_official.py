@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 from benchmark.methods.animeinterp import AnimeInterp  # noqa: E402
 from benchmark.methods.animeinterp.sgm import VGGFeatures, guide_flows, match_pieces  # noqa: E402
 from benchmark.methods.animeinterp.sgm.segmentation import segment  # noqa: E402
+from benchmark.speed.sgm_pair import read  # noqa: E402
 
 PAIR = [REPO.parent / "shared" / "data" / "pairs" / "anime_keyframes_640x540" / f"konobi12_panel_{n}.png" for n in ("009", "018")]
 LINE_ARGUMENTS = {"japan": (2, 20, [10, 10, 10]), "western": (1, 20, [30, 40, 30])}  # what the official script chose per folder
@@ -150,8 +151,8 @@ def compare_sgm(paths: list[Path], style: str) -> None:
     import linefiller.trappedball_fill as trapped_ball
 
     gen_sgm.cv2 = trapped_ball.cv2 = opencv3_names()
-    bgr = [cv2.resize(cv2.imread(str(path)), (960, 540)) for path in paths]
-    rgb = [np.ascontiguousarray(image[:, :, ::-1]) for image in bgr]
+    rgb = [read(path) for path in paths]
+    bgr = [np.ascontiguousarray(image[:, :, ::-1]) for image in rgb]  # as the official script reads frames
 
     def official_labels(image):
         with contextlib.redirect_stdout(io.StringIO()):

@@ -44,6 +44,9 @@ STAGES = ("segmentation", "vgg", "matching", "flows")
 
 
 def read(path: Path) -> np.ndarray:
+    """A frame as RGB uint8, resized to 960x540; exits with one line when it cannot be read."""
+    if not path.is_file():
+        sys.exit(f"{path}: no such file")
     image = cv2.imread(str(path))
     if image is None:
         sys.exit(f"{path}: not a readable image")
