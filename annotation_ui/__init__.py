@@ -2,5 +2,5 @@
 
 Pages (``views/``): labelling (one triplet at a time, from a per-annotator queue),
 adjudication (a reviewer settles disagreements) and a dashboard (progress, agreement).
-Labels are stored as append-only Parquet parts by :mod:`pipelines.annotations`.
+Labels are stored as append-only Parquet parts by :mod:`atdkit.pipelines.labels.annotations`.
 """

@@ -2,7 +2,7 @@
 
 :class:`DatasetContext` is shared by all browser sessions of a process (Streamlit runs each
 session on its own thread): it reads the tables once, re-reads them when their files change,
-and reads each annotation part once (:class:`pipelines.annotations.PartIndex`).
+and reads each annotation part once (:class:`atdkit.pipelines.labels.annotations.PartIndex`).
 """
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import streamlit as st
 
-from annotation_ui.images import DisplayCache
-from annotation_ui.label_form import CANVAS_WIDTHS
-from annotation_ui.settings import Settings, SettingsError, parse
+from atdkit.annotation_ui.images import DisplayCache
+from atdkit.annotation_ui.label_form import CANVAS_WIDTHS
+from atdkit.annotation_ui.settings import Settings, SettingsError, parse
 from atdkit import schema
 from atdkit.store import Dataset, read_table
-from pipelines import annotations, consolidate
+from atdkit.pipelines.labels import annotations, consolidate
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class DatasetContext:
             rows = read_table(path, schema.TRIPLETS).to_pylist()
             return Catalog([r["triplet_id"] for r in rows], {r["triplet_id"]: r for r in rows})
 
-        return self._table_cached(self.dataset.triplets_path, load) or Catalog([], {})
+        return self._table_cached(self.dataset.table_path("triplets"), load) or Catalog([], {})
 
     def suggestions(self) -> dict[str, str]:
         """Suggested difficulty per triplet from ``motion.parquet`` (empty when the dataset has none)."""
@@ -74,7 +74,7 @@ class DatasetContext:
             table = read_table(path, schema.MOTION).select(["triplet_id", "suggested_difficulty"]).to_pylist()
             return {r["triplet_id"]: r["suggested_difficulty"] for r in table if r["suggested_difficulty"] in schema.DIFFICULTIES}
 
-        return self._table_cached(self.dataset.root / "motion.parquet", load) or {}
+        return self._table_cached(self.dataset.table_path("motion"), load) or {}
 
     def log(self, kind: str = annotations.ANNOTATIONS) -> AnswerLog:
         """Every row of ``kind`` written so far, by any process (new parts are read on each call)."""

@@ -15,13 +15,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-import numpy as np
 from PIL import Image
+
+from atdkit.images import encode, read_rgb, resize
 
 DISPLAY_WIDTH = 640
 LOOP_FRAME_MS = 350
-JPEG_QUALITY = 88
+JPEG_QUALITY = 88  # on screen at display size
 _DECODERS = ThreadPoolExecutor(3, thread_name_prefix="decode-frames")  # OpenCV decodes without holding the GIL
 
 
@@ -33,21 +33,13 @@ class DisplayTriplet:
     source_size: tuple[int, int]  # (width, height) of the stored frames
 
 
-def _read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError(f"{path}: missing or not an image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 def render(folder: Path, width: int = DISPLAY_WIDTH) -> DisplayTriplet:
     """The display images of the triplet stored in ``folder`` (frame1.png, frame2.png, frame3.png)."""
-    frames = list(_DECODERS.map(_read_rgb, [folder / f"frame{n}.png" for n in (1, 2, 3)]))
+    frames = list(_DECODERS.map(read_rgb, [folder / f"frame{n}.png" for n in (1, 2, 3)]))
     height, source_width = frames[1].shape[:2]
     size = (min(width, source_width), max(1, round(height * min(width, source_width) / source_width)))
-    small = [f if (f.shape[1], f.shape[0]) == size else cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
-    jpegs = tuple(cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])[1].tobytes()
-                  for f in small)
+    small = [resize(f, size) for f in frames]
+    jpegs = tuple(encode(f, ".jpg", JPEG_QUALITY) for f in small)
     pictures = [Image.fromarray(f) for f in small]
     loop = io.BytesIO()
     pictures[0].save(loop, "WEBP", save_all=True, append_images=pictures[1:], duration=LOOP_FRAME_MS, loop=0, quality=85, method=0)

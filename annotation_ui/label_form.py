@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from annotation_ui.roi_box import RoiEditor
+from atdkit.annotation_ui.roi_box import RoiEditor
 from atdkit import schema
-from pipelines.annotations import label_row
-from pipelines.consolidate import box_of
+from atdkit.pipelines.labels.annotations import label_row
+from atdkit.pipelines.labels.consolidate import box_of
 
 ELIGIBLE, NOT_ELIGIBLE = "yes", "no"
 CANVAS_WIDTHS = (400, 560, 720, 960)  # the sidebar's choice of RoI canvas width, to fit the screen

@@ -5,7 +5,8 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.annotations import check_name
+from atdkit.pipelines.labels.annotations import check_name
+from atdkit.store import Dataset
 
 
 class SettingsError(Exception):
@@ -46,6 +47,6 @@ def parse(argv: list[str]) -> Settings:
     if args.labels_per_triplet < 1:
         raise SettingsError(f"--labels-per-triplet must be at least 1, got {args.labels_per_triplet}")
     dataset = args.dataset.resolve()
-    if not (dataset / "triplets.parquet").is_file():
+    if not Dataset(dataset).has("triplets"):
         raise SettingsError(f"{dataset}: not an atdkit dataset (no triplets.parquet); run atdkit extract first")
     return Settings(dataset, args.annotators or None, args.labels_per_triplet)

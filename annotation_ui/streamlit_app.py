@@ -1,7 +1,7 @@
 """Entry point of ``streamlit run annotation_ui -- --dataset DATASET_DIR``: sign-in, then the three pages."""
 import streamlit as st
 
-from annotation_ui import app_state
+from atdkit.annotation_ui import app_state
 
 st.set_page_config(page_title="atdkit annotation", layout="wide")
 settings = app_state.settings()

@@ -5,7 +5,7 @@ import base64
 
 import streamlit as st
 
-from annotation_ui.images import DisplayTriplet
+from atdkit.annotation_ui.images import DisplayTriplet
 
 
 def describe(row: dict) -> str:

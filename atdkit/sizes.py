@@ -15,3 +15,9 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def format_size(size: tuple[int, int] | None) -> str | None:
     return f"{size[0]}x{size[1]}" if size else None
+
+
+def fit_into(width: int, height: int, box: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) fitted into ``box`` with the aspect kept, never upscaled."""
+    scale = min(1.0, box[0] / width, box[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))

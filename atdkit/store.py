@@ -1,8 +1,10 @@
-"""The dataset folder: where each table and image lives, and how they are written safely.
+"""The dataset folder: where each table and image lives, how tables are read, and how files are written safely.
 
-Everything is written under a temporary name and renamed into place, so a run killed at
-any moment leaves either the old file or the new one, never half of one. Temporary names
-start with ``.tmp-`` and are swept when a dataset is opened for writing.
+:class:`Dataset` owns the path of every dataset table (:data:`TABLES`) and reads them with their
+schema, a missing or unreadable table being one :class:`DatasetError` line that names the file.
+Everything is written under a temporary name and renamed into place, so a run killed at any
+moment leaves either the old file or the new one, never half of one. Temporary names start with
+``.tmp-`` and are swept when a dataset is opened for writing.
 """
 from __future__ import annotations
 
@@ -13,26 +15,80 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from atdkit import schema
+
 TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class TableKind:
+    schema: pa.Schema
+    written_by: str  # the command that makes it, for "run ... first"
+
+
+TABLES = {  # DATASET_DIR/<name>.parquet
+    "triplets": TableKind(schema.TRIPLETS, "atdkit extract"),
+    "sources": TableKind(schema.SOURCES, "atdkit extract"),
+    "labels": TableKind(schema.LABELS, "atdkit consolidate"),
+    "motion": TableKind(schema.MOTION, "atdkit stats"),
+    "splits": TableKind(schema.SPLITS, "atdkit split"),
+}
 
 
 class DatasetBusyError(Exception):
     """Another atdkit process is writing to the same dataset."""
 
 
+class DatasetError(Exception):
+    """A dataset table that is missing or cannot be read; the message is one line naming the file."""
+
+
 class Dataset:
-    """Paths of one dataset folder (see README, "Output tables")."""
+    """One dataset folder: its tables, frames and per-film caches (docs/dataset.md)."""
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
 
     frames_dir = property(lambda self: self.root / "frames")
     cache_dir = property(lambda self: self.root / "cache")
-    triplets_path = property(lambda self: self.root / "triplets.parquet")
-    sources_path = property(lambda self: self.root / "sources.parquet")
+
+    def table_path(self, name: str) -> Path:
+        """``DATASET_DIR/<name>.parquet`` for a table of :data:`TABLES`."""
+        if name not in TABLES:
+            raise KeyError(f"no dataset table called {name!r}; tables: {', '.join(TABLES)}")
+        return self.root / f"{name}.parquet"
+
+    def has(self, name: str) -> bool:
+        return self.table_path(name).is_file()
+
+    def read(self, name: str, required: bool = False) -> pa.Table | None:
+        """The table ``name`` with its schema; None when absent and not ``required``; DatasetError otherwise."""
+        path = self.table_path(name)
+        if not path.is_file():
+            if not self.root.is_dir():
+                raise DatasetError(f"{self.root}: no such dataset folder")
+            if required:
+                raise DatasetError(f"{path}: no such file (run {TABLES[name].written_by} first)")
+            return None
+        try:
+            return read_table(path, TABLES[name].schema)
+        except (pa.ArrowException, OSError, ValueError) as error:
+            raise DatasetError(f"{path}: not a readable {name} table ({first_line(error)})") from None
+
+    def rows(self, name: str) -> list[dict]:
+        """The rows of table ``name``, none when it is absent."""
+        table = self.read(name)
+        return [] if table is None else table.to_pylist()
+
+    def write(self, name: str, rows: list[dict] | pa.Table, metadata: dict[bytes, bytes] | None = None) -> None:
+        """Write table ``name`` atomically with its schema (and ``metadata`` in the schema)."""
+        table_schema = TABLES[name].schema
+        write_table(self.table_path(name), rows, table_schema.with_metadata(metadata) if metadata else table_schema)
 
     def triplet_dir(self, triplet_id: str) -> Path:
         return self.frames_dir / triplet_id
@@ -94,11 +150,11 @@ def write_file(path: Path, data: bytes | str) -> None:
         tmp.write_bytes(data.encode() if isinstance(data, str) else data)
 
 
-def write_table(path: Path, rows: list[dict] | pa.Table, schema: pa.Schema) -> None:
-    """Write ``rows`` as Parquet with ``schema``, atomically."""
-    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
+def write_table(path: Path, rows: list[dict] | pa.Table, table_schema: pa.Schema) -> None:
+    """Write ``rows`` as Parquet with ``table_schema``, atomically."""
+    table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=table_schema)
     with atomic_path(path) as tmp:
-        pq.write_table(table.cast(schema), tmp)
+        pq.write_table(table.cast(table_schema), tmp)
 
 
 class TableWriter:
@@ -107,11 +163,11 @@ class TableWriter:
     Memory stays bounded however many rows a long film produces.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = 8192):
-        self.path, self.schema, self.batch_rows = path, schema, batch_rows
+    def __init__(self, path: Path, table_schema: pa.Schema, batch_rows: int = 8192):
+        self.path, self.schema, self.batch_rows = path, table_schema, batch_rows
         path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = temporary_sibling(path)
-        self._writer = pq.ParquetWriter(self._tmp, schema)
+        self._writer = pq.ParquetWriter(self._tmp, table_schema)
         self._rows: list[dict] = []
 
     def append(self, row: dict) -> None:
@@ -134,8 +190,14 @@ class TableWriter:
         self._tmp.unlink(missing_ok=True)
 
 
-def read_table(path: Path, schema: pa.Schema) -> pa.Table:
-    return pq.read_table(path, schema=schema)
+def read_table(path: Path, table_schema: pa.Schema) -> pa.Table:
+    return pq.read_table(path, schema=table_schema)
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's message cut to its first line (its type's name when it has none)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def replace_dir(tmp: Path, final: Path) -> None:

@@ -28,19 +28,19 @@ import torch
 import torch.nn.functional as F
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 import atdkit
 from atdkit.metrics import DEFAULT_PROFILE, PROFILES, Profile, score, unit_float32
 from atdkit.progress import RateColumn
-from atdkit.store import Dataset, DatasetBusyError, atomic_path
-from benchmark import methods as registry
-from benchmark import results
-from benchmark.data import BenchData, DataError, Loaded, Triplet, load_triplet, open_data
-from benchmark.methods import Method, MethodError, Padding, Resize
+from atdkit.images import write_image
+from atdkit.pipelines.formats.atd12k import TEST_FLOWS
+from atdkit.store import Dataset, DatasetBusyError
+from atdkit.benchmark import methods as registry
+from atdkit.benchmark import results
+from atdkit.benchmark.data import BenchData, DataError, Loaded, Triplet, load_triplet, open_data
+from atdkit.benchmark.methods import Method, MethodError, Padding, Resize
 
 COMMIT_ROWS, COMMIT_SECONDS = 64, 10.0  # rows reach disk at least this often
-SHOWN_FAILURES = 20  # failed triplets listed on the terminal
 
 
 class BenchError(Exception):
@@ -208,10 +208,7 @@ def batches(loaded: Iterable[Loaded], size: int, failed: Callable[[Loaded], None
 
 
 def save_prediction(path: Path, prediction: np.ndarray) -> None:
-    image = np.round(np.clip(prediction, 0, 1) * 255).astype(np.uint8)
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"could not write {path}")
+    write_image(path, np.round(np.clip(prediction, 0, 1) * 255).astype(np.uint8))
 
 
 def resolve_methods(names: Sequence[str | Method]) -> list[Method]:
@@ -246,8 +243,8 @@ def run_bench(
     """Score ``methods`` (names or :class:`Method` declarations) on ``data`` into ``out``; see the module doc.
 
     ``data``: the ATD-12K test layout or an atdkit dataset (labelled or not). ``size``: (W, H)
-    frames are scored at instead of the profile's 960x540 (recorded in run.json). ``options``: method
-    options such as ``{"sgm": "precomputed", "sgm_style": "auto"}``, for the methods that have them. Raises BenchError
+    frames are scored at instead of the profile's 960x540 (recorded in run.json). ``options``: the
+    methods' run option values by key (``Option.key``), e.g. ``{"sgm": "precomputed"}``. Raises BenchError
     (one line) when the run cannot start; per-triplet problems become failed rows instead.
     """
     console = console or Console(stderr=True)
@@ -275,7 +272,7 @@ def run_bench(
         raise BenchError(str(error)) from None
     for method in chosen:
         if method.flows == "required" and not bench_data.has_flows:
-            raise BenchError(f"method {method.name} needs precomputed SGM flows, which {bench_data.root} lacks (test_2k_pre_calc_sgm_flows/)")
+            raise BenchError(f"method {method.name} needs precomputed flows, which {bench_data.root} lacks ({TEST_FLOWS}/)")
     notes = [*bench_data.warnings, *([device_note] if device_note else [])]
     for note in notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
@@ -416,24 +413,3 @@ def library_versions() -> dict:
         "pillow": PIL.__version__, "scikit-image": skimage.__version__, "pyarrow": pyarrow.__version__,
         "pandas": pandas.__version__, "matplotlib": matplotlib.__version__,
     }
-
-
-def print_summary(console: Console, report: BenchReport) -> None:
-    """The Table 1 layout on the terminal, and where the files are."""
-    table = Table(title=f"benchmark at {report.size[0]}x{report.size[1]} ({report.device})", title_justify="left")
-    for column in ("method", *results.GROUP_TITLES.values(), "failed"):
-        table.add_column(column, justify="left" if column == "method" else "right")
-    for s in report.summary:
-        table.add_row(s["method"], *(results.cell(s["groups"][g]) for g in results.GROUPS), str(s["failed"]))
-    console.print(table)
-    by_problem: dict[tuple[str, str], list[str]] = {}
-    for method, triplet_id, reason in report.failures:
-        by_problem.setdefault((triplet_id, reason), []).append(method)
-    for i, ((triplet_id, reason), names) in enumerate(by_problem.items()):
-        if i == SHOWN_FAILURES:
-            console.print(f"... and {len(by_problem) - i} more failed triplets (status column of per_triplet.parquet)", style="red")
-            break
-        console.print(f"failed: {triplet_id} ({', '.join(names)}): {reason}", style="red", highlight=False)
-    console.print(
-        f"PSNR / SSIM; results in {report.out} (per_triplet.parquet, summary.md, summary.csv, run.json, plots)", highlight=False
-    )

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from atdkit import schema
 from atdkit.metrics import Profile
+from atdkit.images import write_image
 from atdkit.store import atomic_path, remove, write_file, write_table
 
 PER_TRIPLET, RUN_JSON = "per_triplet.parquet", "run.json"
@@ -313,9 +314,7 @@ def contact_sheet(method: str, panels: list[dict], path: Path) -> None:
             sheet[y : y + panel_h, x : x + SHEET_WIDTH] = cv2.resize(image, (SHEET_WIDTH, panel_h), interpolation=cv2.INTER_AREA)
         _text(sheet, panel["triplet_id"][:24], (8, y + panel_h // 2 - 4), 0.45)
         _text(sheet, f"{panel['psnr']:.2f} dB; error scale 0-{top:.0f}", (8, y + panel_h // 2 + 16), 0.45)
-    with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-            raise OSError(f"could not write {path}")
+    write_image(path, sheet)
 
 
 def write_run_json(root: Path, context: dict) -> None:

@@ -7,8 +7,9 @@ one-line error, the node that ran it and for how long. Units write their outputs
 atomically, into a folder every node can reach (on a cluster: a shared filesystem path); what
 they return is small.
 
-- ``local``: ``workers`` spawned processes; with one worker, units run in this process. A
-  worker that dies breaks the pool: its unit and those not finished fail, a re-run resumes.
+- ``local``: ``workers`` spawned processes, started when a second unit waits; with one worker,
+  or a single unit, units run in this process. A worker that dies breaks the pool: its unit and
+  those not finished fail, a re-run resumes.
 - ``ray``: one task per unit, one CPU each, on the cluster at ``ray_address`` (default
   ``$RAY_ADDRESS``), or on a Ray instance started here with ``workers`` CPUs. A task whose worker
   or node dies, or that raises ``OSError`` (a shared filesystem's hiccup), is tried again, up to
@@ -31,7 +32,7 @@ from typing import Any, Callable, Iterator
 
 from rich.table import Table
 
-Progress = Callable[[str, str, float], None]  # (event, name, value), see pipelines.extract
+Progress = Callable[[str, str, float], None]  # (event, name, value), see atdkit.pipelines.extraction.scan
 EXECUTORS = ("local", "ray")
 RETRIES = 3
 
@@ -136,15 +137,20 @@ class LocalExecutor(Executor):
     def __init__(self, workers: int, progress: Progress):
         self.workers, self._progress = max(1, workers), progress
         self._node = socket.gethostname()
-        self._waiting: deque[tuple[str, Callable, tuple]] = deque()  # one worker: run here, in order
+        self._waiting: deque[tuple[str, Callable, tuple]] = deque()  # run here, in order, while there is no pool
         self._futures: dict[Future, str] = {}
         self._pool = self._queue = self._relay = None
-        if self.workers > 1:
-            context = multiprocessing.get_context("spawn")
-            self._queue = context.Queue()
-            self._relay = threading.Thread(target=self._relay_events, daemon=True)
-            self._relay.start()
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_pool_worker, initargs=(self._queue,))
+
+    def _start_pool(self) -> None:
+        """The worker processes, started once a second unit waits (one unit alone runs here, without their start-up)."""
+        context = multiprocessing.get_context("spawn")
+        self._queue = context.Queue()
+        self._relay = threading.Thread(target=self._relay_events, daemon=True)
+        self._relay.start()
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_pool_worker, initargs=(self._queue,))
+        while self._waiting:
+            name, fn, args = self._waiting.popleft()
+            self._futures[self._pool.submit(_run_in_pool, fn, args)] = name
 
     def _relay_events(self) -> None:
         while (event := self._queue.get()) is not None:
@@ -153,6 +159,8 @@ class LocalExecutor(Executor):
     def submit(self, name: str, fn: Callable, *args) -> None:
         if self._pool is None:
             self._waiting.append((name, fn, args))
+            if self.workers > 1 and len(self._waiting) > 1:
+                self._start_pool()
         else:
             self._futures[self._pool.submit(_run_in_pool, fn, args)] = name
 

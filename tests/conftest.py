@@ -1,57 +1,17 @@
-"""Shared fixtures: the real clips in ../shared/data, synthetic clips with known truth, the CLI."""
+"""Shared fixtures: synthetic clips with known truth and a dataset extracted from them (helpers.py: the rest)."""
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-
-
-def shared(*parts: str) -> Path:
-    """A file under ../shared/data, or skip the test with the reason."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent (the real test material lives in ../shared/data beside the repository)")
-    return path
-
-
-def run_atdkit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the real command line in a fresh process."""
-    return subprocess.run(
-        [sys.executable, "-m", "atdkit", *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO
-    )
-
-
-def ffmpeg_decode(path: Path, pix_fmt: str = "rgb24") -> np.ndarray:
-    """Every frame of ``path`` decoded by the ffmpeg binary, independently of atdkit's reader.
-
-    ``pix_fmt`` rgb24 gives (N, H, W, 3); yuv420p gives the luma planes (N, H, W).
-    """
-    import av
-
-    with av.open(str(path)) as container:
-        width, height = container.streams.video[0].width, container.streams.video[0].height
-    from atdkit.video import ffmpeg_executable
-
-    raw = subprocess.run(
-        [ffmpeg_executable(), "-v", "quiet", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough",
-         "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"],
-        capture_output=True, check=False,
-    ).stdout
-    if pix_fmt == "rgb24":
-        frame_bytes = width * height * 3
-        count = len(raw) // frame_bytes
-        return np.frombuffer(raw[: count * frame_bytes], np.uint8).reshape(count, height, width, 3)
-    chroma = 2 * ((width + 1) // 2) * ((height + 1) // 2)
-    frame_bytes = width * height + chroma
-    count = len(raw) // frame_bytes
-    frames = np.frombuffer(raw[: count * frame_bytes], np.uint8).reshape(count, frame_bytes)
-    return frames[:, : width * height].reshape(count, height, width)
+from atdkit.cli import main
+from helpers import REPO
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -65,7 +25,7 @@ def only_the_tests_weight_files(tmp_path_factory):
 @pytest.fixture(scope="session")
 def synth_clip(tmp_path_factory) -> tuple[Path, "object"]:
     """A 6-second 640x360 synthetic cartoon clip and its timeline."""
-    from pipelines.synth import render_clip
+    from atdkit.pipelines.extraction.synth import render_clip
 
     clip = tmp_path_factory.mktemp("synth") / "cartoon.mp4"
     return clip, render_clip(clip, seed=3)
@@ -75,23 +35,20 @@ def synth_clip(tmp_path_factory) -> tuple[Path, "object"]:
 def cartoon_dataset(tmp_path_factory) -> Path:
     """A dataset extracted from four short synthetic clips (films film_0..film_3; series alpha,
     alpha, beta, gamma), about 24 triplets. Read-only: copy it before changing it."""
-    from pipelines.synth import render_clip
+    from atdkit.pipelines.extraction.synth import render_clip
 
     folder = tmp_path_factory.mktemp("cartoon")
     clips = [folder / f"film_{i}.mp4" for i in range(4)]
     for i, clip in enumerate(clips):
         render_clip(clip, seed=11 + i, size=(320, 180), seconds=3)
     (folder / "series.csv").write_text("source_id,series\nfilm_0,alpha\nfilm_1,alpha\nfilm_2,beta\nfilm_3,gamma\n")
-    result = run_atdkit("extract", "--videos", *clips, "--series-map", folder / "series.csv", "--out", folder / "dataset")
-    assert result.returncode == 0, result.stderr
+    assert main(["extract", "--videos", *map(str, clips), "--series-map", str(folder / "series.csv"), "--out", str(folder / "dataset")]) == 0
     return folder / "dataset"
 
 
 @pytest.fixture
 def dataset(cartoon_dataset, tmp_path) -> Path:
     """A writable copy of ``cartoon_dataset``."""
-    import shutil
-
     root = tmp_path / "dataset"
     shutil.copytree(cartoon_dataset, root)
     return root
@@ -100,21 +57,39 @@ def dataset(cartoon_dataset, tmp_path) -> Path:
 @pytest.fixture
 def ids(dataset) -> list[str]:
     """The triplet ids of ``dataset``."""
-    from atdkit import schema
-    from atdkit.store import read_table
+    from helpers import triplet_ids
 
-    return read_table(dataset / "triplets.parquet", schema.TRIPLETS)["triplet_id"].to_pylist()
+    return triplet_ids(dataset)
 
 
-def write_labels(dataset: Path, difficulty: dict[str, str | None], tags: dict[str, list[str]] | None = None) -> None:
-    """A consolidated labels.parquet: two eligible annotators per triplet, the given difficulty
-    and general-motion tags (``tags``: triplet_id -> tags)."""
-    from atdkit import schema
-    from atdkit.store import write_table
+@dataclass(frozen=True)
+class Installed:
+    """atdkit installed the plain (non-editable) way into a fresh virtual environment."""
 
-    rows = [
-        {"triplet_id": t, "n_labels": 2, "n_eligible": 2, "kept": True, "difficulty": d, "general_motion": (tags or {}).get(t, []),
-         "behavior": [], "needs_review": False}
-        for t, d in difficulty.items()
-    ]
-    write_table(dataset / "labels.parquet", rows, schema.LABELS)
+    python: Path
+    site_packages: Path
+    before: frozenset[str]  # what site-packages held before atdkit was installed
+    env: dict
+
+    @property
+    def package(self) -> Path:
+        return self.site_packages / "atdkit"
+
+
+@pytest.fixture(scope="session")
+def installed_atdkit(tmp_path_factory) -> Installed:
+    """``pip install .`` of a copy of the clone into a new venv (no dependencies: the venv sees this interpreter's)."""
+    work = tmp_path_factory.mktemp("install")
+    source = work / "atdkit-source"  # a copy: building writes build/ and *.egg-info beside the sources
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", "test-artifacts"))
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], check=True, capture_output=True)
+    python = venv / "bin" / "python"
+    site_packages = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                        check=True, capture_output=True, text=True).stdout.strip())
+    before = frozenset(p.name for p in site_packages.iterdir())
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    installed = subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
+                                "--no-build-isolation", "--no-index", source], capture_output=True, text=True, env=env)
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    return Installed(python, site_packages, before, env)

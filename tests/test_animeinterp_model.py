@@ -17,9 +17,9 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmark.methods.animeinterp import AnimeInterp, CheckpointError
-from benchmark.methods.animeinterp.rfr import resize_flow
-from tests.conftest import REPO
+from atdkit.benchmark.methods.animeinterp import AnimeInterp, CheckpointError
+from atdkit.benchmark.methods.animeinterp.rfr import resize_flow
+from helpers import REPO
 
 SPEC = REPO.parent / "shared" / "specs" / "animeinterp_state_dict.json"
 
@@ -200,7 +200,7 @@ def test_sizes_it_cannot_take_are_refused(model):
 
 
 def test_registered_as_benchmark_methods(checkpoint, tmp_path):
-    from benchmark.methods import MethodError, available
+    from atdkit.benchmark.methods import MethodError, available
 
     methods = available()
     assert {name: [w.key for w in methods[name].weights] for name in methods if name.startswith("animeinterp")} == {
@@ -224,11 +224,12 @@ def test_registered_as_benchmark_methods(checkpoint, tmp_path):
         methods["animeinterp-nosgm"].load({"animeinterp": foreign}, torch.device("cpu"))
 
 
+@pytest.mark.slow
 def test_interpolate_command_runs_the_full_method(tmp_path, checkpoint):
     import cv2
 
-    from benchmark.methods.animeinterp.sgm import VGGFeatures
-    from tests.conftest import run_atdkit
+    from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures
+    from helpers import run_cli
 
     torch.manual_seed(0)
     vgg = tmp_path / "vgg19.pth"
@@ -240,33 +241,34 @@ def test_interpolate_command_runs_the_full_method(tmp_path, checkpoint):
         cv2.imwrite(str(tmp_path / name), image[:, :, ::-1])
         paths.append(tmp_path / name)
     out = tmp_path / "middle.png"
-    result = run_atdkit("interpolate", *paths, "--method", "animeinterp", "--out", out, "--device", "cpu",
+    result = run_cli("interpolate", *paths, "--method", "animeinterp", "--out", out, "--device", "cpu",
                         "--weights", f"animeinterp={checkpoint}", f"vgg19={vgg}")
     assert result.returncode == 0, result.stderr
     assert cv2.imread(str(out)).shape == (130, 136, 3)
     # the official files of precomputed flows feed animeinterp instead of SGM (no VGG-19 needed)
-    from benchmark.methods.animeinterp.sgm import write_guide_flows
+    from atdkit.pipelines.formats.atd12k import write_flows
 
     flow = torch.zeros(2, 130, 136)
     flow[0, 40:80, 30:70] = 8.0
-    write_guide_flows(tmp_path / "flows", flow.numpy(), -flow.numpy())
-    result = run_atdkit("interpolate", *paths, "--method", "animeinterp", "--flows", tmp_path / "flows",
+    write_flows(tmp_path / "flows", flow.numpy(), -flow.numpy())
+    result = run_cli("interpolate", *paths, "--method", "animeinterp", "--flows", tmp_path / "flows",
                         "--out", tmp_path / "pre.png", "--device", "cpu", "--weights", f"animeinterp={checkpoint}")
     assert result.returncode == 0, result.stderr
     assert cv2.imread(str(tmp_path / "pre.png")).shape == (130, 136, 3)
-    missing = run_atdkit("interpolate", *paths, "--method", "animeinterp", "--out", tmp_path / "x.png", "--device", "cpu",
+    missing = run_cli("interpolate", *paths, "--method", "animeinterp", "--out", tmp_path / "x.png", "--device", "cpu",
                          "--weights", f"animeinterp={checkpoint}", f"vgg19={tmp_path / 'absent.pth'}")
     assert missing.returncode == 2 and "absent.pth (given with --weights vgg19=...) does not exist" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.slow
 def test_sgm_line_style_is_picked_per_triplet_from_its_name(tmp_path, checkpoint):
     """As the official scripts: "western" line parameters for Disney triplets, "japan" otherwise; or fixed by option."""
     import cv2
 
-    from benchmark.methods import available
-    from benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm, segment
-    from tests.conftest import shared
+    from atdkit.benchmark.methods import available
+    from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm, segment
+    from helpers import shared
 
     image = cv2.imread(str(shared("pairs", "anime_keyframes_640x540", "sakura_panel_033.png")))
     other = cv2.imread(str(shared("pairs", "anime_keyframes_640x540", "sakura_panel_039.png")))
@@ -293,10 +295,11 @@ def test_sgm_line_style_is_picked_per_triplet_from_its_name(tmp_path, checkpoint
         torch.testing.assert_close(fixed[1], expected("western"))
 
 
+@pytest.mark.slow
 def test_bench_runs_animeinterp_on_the_datas_precomputed_sgm_flows(tmp_path, checkpoint):
     """``atdkit bench --sgm precomputed``: the official test layout's guide flows feed the full model (no VGG-19 needed)."""
-    from benchmark.methods.animeinterp.sgm import write_guide_flows
-    from tests.conftest import run_atdkit
+    from atdkit.pipelines.formats.atd12k import write_flows
+    from helpers import run_cli
 
     triplet_id = "Disney_v4_0_000001_s2"
     frame0, frame1 = frames(540, 960)
@@ -311,26 +314,28 @@ def test_bench_runs_animeinterp_on_the_datas_precomputed_sgm_flows(tmp_path, che
                                       "general_motion_type": "translation", "behavior": "others"}))
     flow = np.zeros((2, 540, 960), np.float32)
     flow[0, 40:80, 30:70] = 8.0
-    write_guide_flows(tmp_path / "atd" / "test_2k_pre_calc_sgm_flows" / triplet_id, flow, -flow)
+    write_flows(tmp_path / "atd" / "test_2k_pre_calc_sgm_flows" / triplet_id, flow, -flow)
     args = ["bench", "--data", tmp_path / "atd", "--methods", "animeinterp", "--device", "cpu", "--size", "320x180",
             "--weights", f"animeinterp={checkpoint}"]
-    result = run_atdkit(*args, "--sgm", "precomputed", "--out", tmp_path / "r")
+    result = run_cli(*args, "--sgm", "precomputed", "--out", tmp_path / "r")
     assert result.returncode == 0, result.stderr
     run = json.loads((tmp_path / "r" / "run.json").read_text())
     assert run["methods"]["animeinterp"]["settings"] == {"sgm": "precomputed flows of the data"}
     assert run["methods"]["animeinterp"]["flows"] == "required"
     assert run["profile"]["resize"].startswith("320x180,")  # --size: scored smaller than the profile's 960x540
     # without --sgm precomputed the same command needs VGG-19 for SGM, and says so in one line
-    result = run_atdkit(*args, "--out", tmp_path / "r2")
+    result = run_cli(*args, "--out", tmp_path / "r2")
     assert result.returncode == 2 and "needs vgg19-dcbb9e9d.pth" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_bench_keeps_computed_sgm_flows_for_the_same_frames(tmp_path, checkpoint):
     """``--sgm-cache DIR``: each triplet's flows are computed once, then read back (by the other
     SGM method, by later runs) as long as the frames are the same; other frames are computed again."""
-    from benchmark.methods.animeinterp.sgm import VGGFeatures, read_guide_flows, write_guide_flows
-    from tests.conftest import run_atdkit
-    from tests.test_sgm import SHAPES, cartoon
+    from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures
+    from atdkit.pipelines.formats.atd12k import read_flows, write_flows
+    from helpers import run_cli
+    from helpers import SHAPES, cartoon
 
     ids = ["Japan_v2_0_000001_s1", "Japan_v2_0_000002_s1"]
     for k, triplet_id in enumerate(ids):
@@ -348,7 +353,7 @@ def test_bench_keeps_computed_sgm_flows_for_the_same_frames(tmp_path, checkpoint
     cache = tmp_path / "sgm"
 
     def bench(out: str, *methods: str, size: str = "320x180"):
-        result = run_atdkit("bench", "--data", tmp_path / "atd", "--methods", *methods, "--device", "cpu", "--size", size,
+        result = run_cli("bench", "--data", tmp_path / "atd", "--methods", *methods, "--device", "cpu", "--size", size,
                             "--weights", f"animeinterp={checkpoint}", f"vgg19={vgg}", "--sgm-cache", cache, "--out", tmp_path / out)
         assert result.returncode == 0, result.stderr
         rows = pd.read_parquet(tmp_path / out / "per_triplet.parquet")
@@ -359,26 +364,26 @@ def test_bench_keeps_computed_sgm_flows_for_the_same_frames(tmp_path, checkpoint
     assert sorted(p.name for p in kept.iterdir()) == ids and kept.name.endswith("-japan")
     assert len([p for p in kept.rglob("*") if p.is_file()]) == 6  # per triplet two flow files and the frames' digest
     # a later run reads them back: flows put in their place are what it uses
-    flow13, flow31 = read_guide_flows(kept / ids[0])
+    flow13, flow31 = read_flows(kept / ids[0])
     assert np.abs(flow13).max() > 1  # SGM matched pieces: the flows are not zero
-    write_guide_flows(kept / ids[0], np.zeros_like(flow13), np.zeros_like(flow31))
+    write_flows(kept / ids[0], np.zeros_like(flow13), np.zeros_like(flow31))
     again = bench("r2", "animeinterp-norfr")
     assert again[("animeinterp-norfr", ids[1])] == first[("animeinterp-norfr", ids[1])]
     assert again[("animeinterp-norfr", ids[0])] != first[("animeinterp-norfr", ids[0])]
     # other frames under the same id (another dataset, or the frames changed): computed again
-    before = read_guide_flows(kept / ids[1])[0]
+    before = read_flows(kept / ids[1])[0]
     Image.fromarray(cartoon(SHAPES[1:], 0.8)).save(tmp_path / "atd" / "test_2k_540p" / ids[1] / "frame3.png")
     bench("r3", "animeinterp-norfr")
-    assert not np.array_equal(read_guide_flows(kept / ids[1])[0], before)
+    assert not np.array_equal(read_flows(kept / ids[1])[0], before)
     run = json.loads((tmp_path / "r3" / "run.json").read_text())
     assert run["methods"]["animeinterp-norfr"]["settings"]["sgm_cache"].startswith(str(cache.resolve()))
     # a DIR it cannot write to is refused in one line
     (tmp_path / "a-file").write_text("")
-    result = run_atdkit("bench", "--data", tmp_path / "atd", "--methods", "animeinterp-norfr", "--sgm-cache", tmp_path / "a-file",
+    result = run_cli("bench", "--data", tmp_path / "atd", "--methods", "animeinterp-norfr", "--sgm-cache", tmp_path / "a-file",
                         "--device", "cpu", "--weights", f"animeinterp={checkpoint}", f"vgg19={vgg}", "--out", tmp_path / "r5")
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith("a-file: a file, not a folder"), result.stderr
     # it keeps computed flows only
-    result = run_atdkit("bench", "--data", tmp_path / "atd", "--methods", "animeinterp", "--sgm", "precomputed", "--sgm-cache", cache,
+    result = run_cli("bench", "--data", tmp_path / "atd", "--methods", "animeinterp", "--sgm", "precomputed", "--sgm-cache", cache,
                         "--device", "cpu", "--weights", f"animeinterp={checkpoint}", "--out", tmp_path / "r4")
     assert result.returncode == 2 and "--sgm-cache" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 

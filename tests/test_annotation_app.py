@@ -10,59 +10,25 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from annotation_ui.assignment import history, labellers, queue
+from helpers import APP, REPO, field, fill, start_app as start, submit, subprocess_env
+
+from atdkit.annotation_ui.assignment import history, labellers, queue
 from atdkit import schema
 from atdkit.store import Dataset, write_table
-from pipelines import annotations
-from pipelines.consolidate import gather
-
-REPO = Path(__file__).resolve().parents[1]
-APP = REPO / "annotation_ui" / "streamlit_app.py"
-
-
-def start(dataset: Path, person: str | None = "alice", *options: str, **query: str) -> AppTest:
-    """The app as ``streamlit run annotation_ui -- --dataset DATASET ...`` would start it, after one run."""
-    sys.argv = ["streamlit_app.py", "--dataset", str(dataset), *options]
-    app = AppTest.from_file(str(APP), default_timeout=60)
-    if person:
-        app.query_params["annotator"] = person
-    app.query_params.update(query)
-    return app.run()
-
+from atdkit.pipelines.labels import annotations
+from atdkit.pipelines.labels.consolidate import gather
 
 @pytest.fixture(autouse=True)
-def _restore_argv(monkeypatch):
+def _restore_argv_and_main(monkeypatch):
+    """AppTest runs the app as ``__main__`` and it reads sys.argv: both are put back afterwards (a later test's
+    process pool, started with spawn, would otherwise look for the app's script as its main module)."""
     monkeypatch.setattr(sys, "argv", list(sys.argv))
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
 
 def shown_triplet(app: AppTest) -> str:
     [title] = [s.value for s in app.subheader if s.value.startswith("Triplet")]
     return title.split("`")[1]
-
-
-def field(widgets, label: str):
-    """The widget of that label (the form's widget keys change from triplet to triplet)."""
-    return next(w for w in widgets if w.label == label)
-
-
-def fill(app: AppTest, eligible="yes", difficulty="medium", roi=None, reason=None, motion=(), behavior=()) -> AppTest:
-    app.button(key=f"label_eligible_{eligible}").click().run()
-    if eligible == "no":  # the other fields are disabled then
-        if reason:
-            field(app.selectbox, "Why not eligible?").set_value(reason)
-        return app.run()
-    app.button(key=f"label_difficulty_{difficulty}").click().run()
-    for name, value in zip(("x", "y", "width", "height"), roi or ()):
-        field(app.number_input, f"RoI {name}").set_value(value)
-    field(app.pills, "General motion").set_value(list(motion))
-    field(app.pills, "Character behaviour").set_value(list(behavior))
-    return app.run()
-
-
-def submit(app: AppTest) -> AppTest:
-    app.button(key="label_submit").click().run()
-    assert not app.exception, app.exception
-    return app
 
 
 def rows(dataset: Path, kind: str = annotations.ANNOTATIONS) -> list[dict]:
@@ -213,17 +179,11 @@ def test_dashboard_shows_progress_and_agreement(dataset, ids):
     assert pair["pair"] == "alice / bob" and pair["difficulty kappa (quadratic)"] == "1.000" and pair["mean IoU"] == "1.000"
 
 
-def _label_in_own_process(dataset: str, person: str, count: int) -> None:
-    app = start(Path(dataset), person)
-    for _ in range(count):
-        submit(fill(app, difficulty="medium", roi=(5, 5, 30, 30)))
-        assert not app.error, [e.value for e in app.error]
-
-
+@pytest.mark.slow
 def test_several_app_processes_label_at_once_without_losing_a_row(dataset):
-    code = "import sys; from tests.test_annotation_app import _label_in_own_process as work; work(sys.argv[1], sys.argv[2], 8)"
-    workers = [subprocess.Popen([sys.executable, "-c", code, str(dataset), person], cwd=REPO, stderr=subprocess.PIPE, text=True)
-               for person in ("alice", "bob", "alice")]
+    code = "import sys; from helpers import label_in_own_process as work; work(sys.argv[1], sys.argv[2], 8)"
+    workers = [subprocess.Popen([sys.executable, "-c", code, str(dataset), person], cwd=REPO, env=subprocess_env(),
+                                stderr=subprocess.PIPE, text=True) for person in ("alice", "bob", "alice")]
     while any(w.poll() is None for w in workers):  # compacting meanwhile must not lose a row either
         annotations.compact(dataset)
         time.sleep(0.2)

@@ -5,6 +5,7 @@ page go to ``test-artifacts/`` at the repository root.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -18,15 +19,16 @@ import pytest
 
 from atdkit import schema
 from atdkit.store import read_table
-from pipelines import annotations
-from tests.conftest import run_atdkit
+from atdkit.pipelines.labels import annotations
+from helpers import REPO, run_atdkit
 
-REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 CANVAS_WIDTH = 560  # the app's default RoI canvas width
+
+pytestmark = pytest.mark.slow  # a real server and headless Chromium
 
 
 def free_port() -> int:
@@ -35,13 +37,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(dataset, tmp_path):
-    """``atdkit annotate DATASET --port N`` running until the test ends; yields its URL."""
+@contextlib.contextmanager
+def serving(command: list, cwd: Path, log_path: Path, env: dict | None = None):
+    """A Streamlit server started by ``command`` (which gets ``--port N`` or ``--server.port N`` appended by the
+    caller through ``{port}``), running until the block ends; yields its URL."""
     port = free_port()
-    log = open(tmp_path / "server.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "atdkit", "annotate", str(dataset), "--port", str(port)],
-                               cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log = open(log_path, "w")
+    process = subprocess.Popen([str(part).format(port=port) for part in command], cwd=cwd, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -52,17 +55,25 @@ def server(dataset, tmp_path):
                         break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the app did not start: {(tmp_path / 'server.log').read_text()[-2000:]}") from None
+                    raise RuntimeError(f"the app did not start: {log_path.read_text()[-2000:]}") from None
                 time.sleep(0.25)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)  # atdkit annotate and the streamlit server it started
+        os.killpg(process.pid, signal.SIGTERM)  # the command and the streamlit server it started
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
+
+
+@pytest.fixture
+def server(dataset, tmp_path):
+    """``atdkit annotate DATASET --port N`` running until the test ends; yields its URL."""
+    command = [sys.executable, "-m", "atdkit", "annotate", dataset, "--port", "{port}"]
+    with serving(command, REPO, tmp_path / "server.log") as url:
+        yield url
 
 
 @pytest.fixture
@@ -218,3 +229,21 @@ def test_two_annotators_label_in_real_browsers_then_consolidate(server, browser,
     expected = [(a + b) / 2 for a, b in zip([mouse[k] for k in ("roi_x", "roi_y", "roi_w", "roi_h")], typed)]
     assert [labels[first][k] for k in ("roi_x", "roi_y", "roi_w", "roi_h")] == pytest.approx(expected)
     assert labels[first]["difficulty"] == "medium" and labels[first]["roi_x"] + labels[first]["roi_w"] <= width
+
+
+@pytest.mark.parametrize("where", ["clone", "installed"])
+def test_streamlit_run_annotation_ui_serves_the_app(where, dataset, browser, installed_atdkit, tmp_path):
+    """``streamlit run annotation_ui`` from a clone's root, and the app of a plain (non-editable) install run by path."""
+    if where == "clone":
+        python, app, cwd, env = sys.executable, "annotation_ui", REPO, None
+    else:
+        python, app, cwd, env = installed_atdkit.python, installed_atdkit.package / "annotation_ui", tmp_path, installed_atdkit.env
+    command = [python, "-m", "streamlit", "run", app, "--server.port", "{port}", "--server.headless", "true",
+               "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--", "--dataset", dataset]
+    with serving(command, cwd, tmp_path / "server.log", env) as url:
+        page = browser.new_context().new_page()
+        page.goto(url)
+        page.get_by_label("Your name").fill("alice")
+        page.get_by_role("button", name="Start").click()
+        assert shown_triplet(page) in {row["triplet_id"] for row in read_table(dataset / "triplets.parquet", schema.TRIPLETS).to_pylist()}
+        assert not page.locator("[data-testid=stException]").count()

@@ -11,9 +11,10 @@ import pytest
 
 from atdkit import schema
 from atdkit.store import read_table
-from pipelines.annotations import ANNOTATIONS, REVIEWS, label_row, write_part
-from pipelines.atd12k import JSON_FIELDS, REVIEWER
-from tests.conftest import run_atdkit
+from atdkit.pipelines.labels.annotations import ANNOTATIONS, REVIEWS, label_row, write_part
+from atdkit.pipelines.formats.atd12k import JSON_FIELDS
+from atdkit.pipelines.formats.atd12k_import import REVIEWER
+from helpers import run_cli
 
 T0 = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
 
@@ -36,7 +37,7 @@ def labelled(cartoon_dataset, tmp_path):
                                                          behavior=behavior, created_at=T0 + dt.timedelta(minutes=minute))])
     write_part(root, ANNOTATIONS, "alice", [label_row(ids[3], "alice", True, difficulty="easy", created_at=T0)])
     write_part(root, ANNOTATIONS, "bob", [label_row(ids[3], "bob", False, reason="other", created_at=T0)])
-    assert run_atdkit("consolidate", root).returncode == 0
+    assert run_cli("consolidate", root).returncode == 0
     return root, ids
 
 
@@ -44,10 +45,11 @@ def labels_of(root) -> dict[str, dict]:
     return {r["triplet_id"]: r for r in read_table(root / "labels.parquet", schema.LABELS).to_pylist()}
 
 
+@pytest.mark.slow
 def test_export_writes_the_official_layout_then_import_round_trips_the_labels(labelled, tmp_path):
     root, ids = labelled
     out, coco = tmp_path / "atd", tmp_path / "boxes.json"
-    result = run_atdkit("export", "atd12k", root, out, "--coco", coco)
+    result = run_cli("export", "atd12k", root, out, "--coco", coco)
     assert result.returncode == 1  # the tied triplet is left out, and said so
     [problem] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert ids[4] in problem and "no difficulty" in problem and "adjudication page" in problem
@@ -70,11 +72,11 @@ def test_export_writes_the_official_layout_then_import_round_trips_the_labels(la
     first = next(a for a, i in zip(boxes["annotations"], boxes["images"]) if name in i["file_name"])
     assert first["bbox"] == [11, 21, 100, 60] and first["area"] == 6000 and first["category_id"] == 1
 
-    again = run_atdkit("export", "atd12k", root, out)
+    again = run_cli("export", "atd12k", root, out)
     assert "0 written, 3 already there" in again.stderr
 
     imported = tmp_path / "imported"
-    result = run_atdkit("import", "atd12k", out, imported)
+    result = run_cli("import", "atd12k", out, imported)
     assert result.returncode == 0, result.stderr
     triplets = {r["triplet_id"]: r for r in read_table(imported / "triplets.parquet", schema.TRIPLETS).to_pylist()}
     assert sorted(triplets) == sorted(ids[:3])
@@ -90,9 +92,9 @@ def test_export_writes_the_official_layout_then_import_round_trips_the_labels(la
         for column in ("roi_x", "roi_y", "roi_w", "roi_h"):
             assert after[triplet][column] == pytest.approx(before[triplet][column], abs=0.5)  # whole pixels in the JSON
     # the official labels are the review of a reserved reviewer, so consolidating again keeps them
-    assert run_atdkit("consolidate", imported).returncode == 0
+    assert run_cli("consolidate", imported).returncode == 0
     assert labels_of(imported) == after
-    again = run_atdkit("import", "atd12k", out, imported)
+    again = run_cli("import", "atd12k", out, imported)
     assert again.returncode == 0 and "0 written, 3 already there" in again.stderr
     assert len(list((imported / REVIEWS / REVIEWER).iterdir())) == 1  # unchanged labels are not written again
 
@@ -124,13 +126,13 @@ def test_import_accepts_the_official_variants_and_reports_bad_files(tmp_path):
     triplet("test_2k_original", "Disney_v1_0_000001_s1", "jpg", count=2)
     triplet("train_10k", "Disney_v9_0_000500_s2", "jpg", size=(640, 360))
 
-    result = run_atdkit("import", "atd12k", atd, tmp_path / "dataset")
+    result = run_cli("import", "atd12k", atd, tmp_path / "dataset")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 2, result.stderr
     assert any("Disney_v1_0_000001_s1: frame1, frame2 and frame3" in line for line in errors)
-    assert any("Japan_v1_1_000100_s1.json: level 7" in line for line in errors)
-    assert "unknown field(s) comment ignored" in result.stderr and "['dancing'] not in" in result.stderr
+    assert any("Japan_v1_1_000100_s1.json: level must be 0, 1 or 2, got 7" in line for line in errors)
+    assert "unknown field(s) comment ignored" in result.stderr and "behavior: dancing not one of" in result.stderr
 
     triplets = {r["triplet_id"]: r for r in read_table(tmp_path / "dataset" / "triplets.parquet", schema.TRIPLETS).to_pylist()}
     assert sorted(triplets) == ["Disney_v4_0_000024_s2", "Disney_v9_0_000500_s2", "Japan_v1_1_000100_s1", "Japan_v2_0_161238_s3"]
@@ -149,9 +151,9 @@ def test_import_refuses_an_extracted_dataset_and_export_needs_labels(cartoon_dat
     root = tmp_path / "dataset"
     shutil.copytree(cartoon_dataset, root)
     (tmp_path / "atd" / "test_2k_original").mkdir(parents=True)
-    result = run_atdkit("import", "atd12k", tmp_path / "atd", root)
+    result = run_cli("import", "atd12k", tmp_path / "atd", root)
     assert result.returncode == 2 and "import ATD-12K into a new folder" in result.stderr
-    result = run_atdkit("export", "atd12k", root, tmp_path / "out")
+    result = run_cli("export", "atd12k", root, tmp_path / "out")
     assert result.returncode == 2 and "run atdkit consolidate" in result.stderr
-    result = run_atdkit("import", "atd12k", tmp_path / "nothing", tmp_path / "new")
+    result = run_cli("import", "atd12k", tmp_path / "nothing", tmp_path / "new")
     assert result.returncode == 2 and "not the ATD-12K layout" in result.stderr

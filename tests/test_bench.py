@@ -18,56 +18,11 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from atdkit import schema
 from atdkit.cli import main
 from atdkit.store import write_table
-from benchmark import methods
-from benchmark.harness import BenchError, run_bench
-from benchmark.methods import Method, MethodError, Padding, Resize, WeightFile
-from benchmark.methods.dis_warp import interpolate_pair
-from tests.conftest import run_atdkit, shared
-
-SIZE = (960, 540)
-
-
-# --- fixtures: cartoon triplets with known truth ---------------------------------------------------
-
-
-def cartoon_triplet(rng: np.random.Generator, size=SIZE, travel=(15, 45)) -> list[np.ndarray]:
-    """Flat outlined shapes on a gradient with props, each moving on a straight line and turning a
-    little; frame2 is the exact drawing at t = 0.5, so the truth is known."""
-    width, height = size
-    ramp = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
-    top, bottom = rng.uniform(140, 230, 3), rng.uniform(50, 150, 3)
-    background = np.ascontiguousarray(np.broadcast_to(top + (bottom - top) * ramp, (height, width, 3)).round().astype(np.uint8))
-    for _ in range(4):
-        centre = tuple(int(v) for v in rng.uniform((0, 0), size))
-        cv2.circle(background, centre, int(rng.uniform(0.03, 0.08) * width), rng.uniform(40, 220, 3).tolist(), -1, cv2.LINE_AA)
-    cast = []
-    for _ in range(4):
-        radius = rng.uniform(0.03, 0.08) * width
-        angles = np.sort(rng.uniform(0, 2 * np.pi, rng.integers(4, 8)))
-        outline = np.stack([np.cos(angles), np.sin(angles)], 1) * radius * rng.uniform(0.6, 1.0, (len(angles), 1))
-        centre = rng.uniform((radius, radius), (width - radius, height - radius))
-        heading = rng.uniform(0, 2 * np.pi)
-        step = rng.uniform(*travel) * width / SIZE[0] * np.array([np.cos(heading), np.sin(heading)])
-        cast.append((outline, centre, step, rng.uniform(-0.2, 0.2), rng.uniform(0, 255, 3).tolist()))
-    frames = []
-    for t in (0.0, 0.5, 1.0):
-        image = background.copy()
-        for outline, centre, step, spin, colour in cast:
-            c, s = math.cos(spin * t), math.sin(spin * t)
-            points = [np.round((outline @ np.array([[c, s], [-s, c]]) + centre + step * t) * 16).astype(np.int32)]
-            cv2.fillPoly(image, points, colour, cv2.LINE_AA, 4)
-            cv2.polylines(image, points, True, (20, 20, 20), 2, cv2.LINE_AA, 4)
-        frames.append(image)
-    return frames
-
-
-def write_png(path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
-
-
-def read_png(path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
+from atdkit.benchmark import methods
+from atdkit.benchmark.harness import BenchError, run_bench
+from atdkit.benchmark.methods import Method, MethodError, Padding, Resize, WeightFile
+from atdkit.benchmark.methods.dis_warp import interpolate_pair
+from helpers import BENCH_SIZE as SIZE, cartoon_triplet, read_png, run_cli, shared, write_png
 
 
 ATD = {  # triplet id -> (level, RoI at 1920x1080, general_motion_type, behavior, what is special)
@@ -83,8 +38,8 @@ ATD = {  # triplet id -> (level, RoI at 1920x1080, general_motion_type, behavior
     "Japan_v2_0_000010_s3": (0, (400, 200, 900, 600), "translation", "others", "sizes differ"),
     "Japan_v2_0_000011_s3": (1, (400, 200, 900, 600), "translation", "others", "corrupt frame3"),
 }
-FAILING = {"missing frame2": "frame2.png is missing", "bad JSON": "unreadable", "sizes differ": "frame sizes differ",
-           "corrupt frame3": "frame3.png is not a readable image"}
+FAILING = {"missing frame2": "frame2.png: no such file", "bad JSON": "not readable JSON", "sizes differ": "frame sizes differ",
+           "corrupt frame3": "frame3.png: not a readable image"}
 READABLE = len(ATD) - len(FAILING)
 
 
@@ -138,7 +93,7 @@ def predictions(method: str, frame1: np.ndarray, frame3: np.ndarray) -> np.ndarr
 @pytest.fixture(scope="module")
 def atd_run(atd_layout, tmp_path_factory):
     out = tmp_path_factory.mktemp("results") / "r"
-    result = run_atdkit("bench", "--data", atd_layout, "--methods", "repeat", "blend", "dis-warp", "--out", out)
+    result = run_cli("bench", "--data", atd_layout, "--methods", "repeat", "blend", "dis-warp", "--out", out)
     return result, out
 
 
@@ -327,6 +282,7 @@ def test_atdkit_dataset_with_labels_and_a_split(tmp_path):
         run_bench(tmp_path / "ds", ["blend"], tmp_path / "x", device="cpu", split="validation")
 
 
+@pytest.mark.slow
 def test_unlabelled_dataset_is_scored_under_whole_only(tmp_path):
     """What `atdkit demo` runs on the triplets it just extracted."""
     atdkit_dataset(tmp_path / "ds", labels=False, splits=False)
@@ -346,7 +302,7 @@ def test_unlabelled_dataset_is_scored_under_whole_only(tmp_path):
 def test_registry_discovers_the_weightless_methods_and_lists_them():
     assert {"repeat", "blend", "dis-warp"} <= set(methods.available())
     assert methods.weightless() == [name for name, m in methods.available().items() if not m.weights]
-    result = run_atdkit("bench", "--list")
+    result = run_cli("bench", "--list")
     assert result.returncode == 0, result.stderr
     for name in ("repeat", "blend", "dis-warp"):
         assert name in result.stderr
@@ -462,7 +418,7 @@ def test_precomputed_flows_reach_a_method_that_declares_them(tmp_path):
             file.unlink()
         folder.rmdir()
     (root / "test_2k_pre_calc_sgm_flows").rmdir()
-    with pytest.raises(BenchError, match="needs precomputed SGM flows"):
+    with pytest.raises(BenchError, match=r"needs precomputed flows, which .* lacks \(test_2k_pre_calc_sgm_flows/\)"):
         run_bench(root, [Method("needs-flows", "", load, flows="required")], tmp_path / "x", device="cpu")
 
 
@@ -471,7 +427,7 @@ def test_precomputed_flows_reach_a_method_that_declares_them(tmp_path):
 
 def test_bad_input_is_one_line_each(atd_layout, tmp_path, capsys):
     out = ("--out", tmp_path / "r")
-    result = run_atdkit("bench", "--data", atd_layout, "--methods", "nope", *out)  # the real process once
+    result = run_cli("bench", "--data", atd_layout, "--methods", "nope", *out)  # the real process once
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "unknown method 'nope'; known methods: " in result.stderr
     assert all(name in result.stderr.split("known methods:")[1] for name in ("blend", "dis-warp", "repeat"))
@@ -507,6 +463,7 @@ def test_dis_warp_beats_blend_on_cartoon_motion_with_known_truth():
     assert min(gains) > 2 and np.mean(gains) > 4, gains
 
 
+@pytest.mark.slow
 def test_dis_warp_beats_blend_on_real_animation():
     """Consecutive drawings of Hero (animated on twos): the middle drawing is the truth."""
     from atdkit.video import open_video

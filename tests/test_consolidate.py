@@ -11,10 +11,10 @@ import pytest
 
 from atdkit import schema
 from atdkit.store import read_table
-from pipelines import annotations
-from pipelines.annotations import ANNOTATIONS, REVIEWS, label_row, write_part
-from pipelines.consolidate import agreement, iou, majority_difficulty, majority_tags, merge_boxes
-from tests.conftest import run_atdkit
+from atdkit.pipelines.labels import annotations
+from atdkit.pipelines.labels.annotations import ANNOTATIONS, REVIEWS, label_row, write_part
+from atdkit.pipelines.labels.consolidate import agreement, iou, majority_difficulty, majority_tags, merge_boxes
+from helpers import run_cli
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -75,7 +75,7 @@ def test_consolidate_applies_the_keep_rule_the_merge_rules_and_reviews(dataset, 
     submit(dataset, "rita", e, difficulty="hard", roi=(5, 5, 10, 10), kind=REVIEWS, minutes=1)
     submit(dataset, "sam", e, difficulty="medium", roi=(6, 6, 10, 10), kind=REVIEWS, minutes=2)
 
-    result = run_atdkit("consolidate", dataset)
+    result = run_cli("consolidate", dataset)
     assert result.returncode == 0, result.stderr
     labels = labels_of(dataset)
     assert set(labels) == {a, b, c, d, e}
@@ -144,7 +144,7 @@ def test_parts_from_other_tools_are_read_and_bad_parts_are_reported(dataset, ids
     (bad / "truncated.parquet").write_bytes(b"PAR1 not really")
     submit(dataset, "bob", "no_such_triplet", difficulty="easy")
 
-    result = run_atdkit("consolidate", dataset)
+    result = run_cli("consolidate", dataset)
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 3, result.stderr
@@ -164,7 +164,7 @@ def test_compaction_keeps_every_row_and_survives_an_interruption(dataset, ids):
     submit(dataset, "rita", ids[1], difficulty="hard", kind=REVIEWS, minutes=1)
     before, _ = annotations.read_all(dataset)
 
-    result = run_atdkit("annotations", "compact", dataset)
+    result = run_cli("annotations", "compact", dataset)
     assert result.returncode == 0, result.stderr
     assert "merged 14 part(s) into 3 (14 rows)" in result.stderr
     assert [len(list(p.iterdir())) for p in sorted((dataset / "annotations").iterdir())] == [1, 1]
@@ -176,5 +176,5 @@ def test_compaction_keeps_every_row_and_survives_an_interruption(dataset, ids):
     merged = next((dataset / "annotations" / "alice").iterdir())
     shutil.copy(merged, merged.with_name("20240101T000000.000000Z-copy.parquet"))
     assert annotations.read_all(dataset)[0].equals(before)
-    assert run_atdkit("annotations", "compact", dataset).returncode == 0
+    assert run_cli("annotations", "compact", dataset).returncode == 0
     assert annotations.read_all(dataset)[0].equals(before)

@@ -11,7 +11,7 @@ import pytest
 
 from atdkit import schema
 from atdkit.video import ffmpeg_executable
-from tests.conftest import REPO, run_atdkit
+from helpers import REPO, run_cli
 
 
 def rows(path, schema_=schema.TRIPLETS):
@@ -51,7 +51,7 @@ def test_bad_inputs_get_one_line_each_and_the_good_film_is_extracted(bad_inputs,
     clip, _ = synth_clip
     out = tmp_path / "ds"
     videos = [bad_inputs / name for name in EXPECTED_ERRORS] + [bad_inputs / "empty_folder", tmp_path / "missing.mp4", clip]
-    result = run_atdkit("extract", "--videos", *videos, "--out", out)
+    result = run_cli("extract", "--videos", *videos, "--out", out)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
     lines = result.stderr.splitlines()
@@ -75,13 +75,13 @@ def test_usage_errors_are_one_line(tmp_path):
         (["extract", "--videos", "x.mp4", "--out", tmp_path, "--ssim-low", "0.9", "--ssim-high", "0.8"], "SSIM band needs"),
         (["extract", "--refilter", tmp_path / "nothing"], "not an atdkit dataset"),
     ]:
-        result = run_atdkit(*args)
+        result = run_cli(*args)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.fixture(scope="module")
 def long_clips(tmp_path_factory):
-    from pipelines.synth import render_clip
+    from atdkit.pipelines.extraction.synth import render_clip
 
     folder = tmp_path_factory.mktemp("long")
     for seed in (1, 2):
@@ -89,9 +89,10 @@ def long_clips(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_tables(long_clips, tmp_path):
     reference = tmp_path / "reference"
-    assert run_atdkit("extract", "--videos", long_clips, "--out", reference, "--workers", "1").returncode == 0
+    assert run_cli("extract", "--videos", long_clips, "--out", reference, "--workers", "1").returncode == 0
     expected = rows(reference / "triplets.parquet")
     out = tmp_path / "killed"
     for wait_for in ("frames", "cache/film1/source.parquet"):  # kill at two different moments
@@ -106,7 +107,7 @@ def test_killed_run_resumes_to_the_same_tables(long_clips, tmp_path):
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         assert not (out / "triplets.parquet").exists()
-    resumed = run_atdkit("extract", "--videos", long_clips, "--out", out, "--workers", "1")
+    resumed = run_cli("extract", "--videos", long_clips, "--out", out, "--workers", "1")
     assert resumed.returncode == 0, resumed.stderr
     assert rows(out / "triplets.parquet") == expected
     assert not list(out.rglob(".tmp-*"))
@@ -117,12 +118,12 @@ def test_killed_run_resumes_to_the_same_tables(long_clips, tmp_path):
 def test_finished_films_are_not_decoded_again(synth_clip, tmp_path):
     clip, _ = synth_clip
     out = tmp_path / "ds"
-    assert run_atdkit("extract", "--videos", clip, "--out", out).returncode == 0
+    assert run_cli("extract", "--videos", clip, "--out", out).returncode == 0
     stamps = {p: p.stat().st_mtime_ns for p in (out / "frames").rglob("*.png")}
     moved = tmp_path / "elsewhere" / clip.name
     moved.parent.mkdir()
     shutil.copy(clip, moved)  # same content at another path: still the same film
-    again = run_atdkit("extract", "--videos", moved, "--out", out)
+    again = run_cli("extract", "--videos", moved, "--out", out)
     assert again.returncode == 0, again.stderr
     assert {p: p.stat().st_mtime_ns for p in (out / "frames").rglob("*.png")} == stamps
     assert list(sources(out)) == ["cartoon"]
@@ -134,39 +135,41 @@ def test_refilter_equals_a_fresh_extraction_and_needs_no_decoding(synth_clip, tm
     shutil.copy(clip, work)
     out, fresh = tmp_path / "ds", tmp_path / "fresh"
     loose = ["--min-gap", "0", "--min-change", "0"]
-    assert run_atdkit("extract", "--videos", work, "--out", out, *loose).returncode == 0
+    assert run_cli("extract", "--videos", work, "--out", out, *loose).returncode == 0
     before = rows(out / "triplets.parquet")
     low = sorted(t["ssim_12"] for t in before)[len(before) // 2]  # a band that cuts this clip in half
     work.unlink()  # narrowing the band keeps a subset: nothing to decode, so the film is not needed
-    narrowed = run_atdkit("extract", "--refilter", out, "--ssim-low", low, "--ssim-high", "0.9")
+    narrowed = run_cli("extract", "--refilter", out, "--ssim-low", low, "--ssim-high", "0.9")
     assert narrowed.returncode == 0, narrowed.stderr
     after = rows(out / "triplets.parquet")
     in_band = [t for t in before if all(low <= t[k] <= 0.9 for k in ("ssim_12", "ssim_23", "ssim_13"))]
     assert after == in_band and 0 < len(after) < len(before)
     shutil.copy(clip, work)
-    assert run_atdkit("extract", "--videos", work, "--out", fresh, *loose, "--ssim-low", low, "--ssim-high", "0.9").returncode == 0
+    assert run_cli("extract", "--videos", work, "--out", fresh, *loose, "--ssim-low", low, "--ssim-high", "0.9").returncode == 0
     assert after == rows(fresh / "triplets.parquet")
     assert sources(out)["cartoon"]["ssim_low"] == low and sources(out)["cartoon"]["scan_ssim_low"] == 0.75
 
 
+@pytest.mark.slow
 def test_refilter_with_redundancy_writes_only_the_new_frames(synth_clip, tmp_path):
     clip, _ = synth_clip
     out, fresh = tmp_path / "ds", tmp_path / "fresh"
-    assert run_atdkit("extract", "--videos", clip, "--out", out, "--dry-run").returncode == 0
+    assert run_cli("extract", "--videos", clip, "--out", out, "--dry-run").returncode == 0
     assert not (out / "frames").exists() and rows(out / "triplets.parquet")
-    assert run_atdkit("extract", "--refilter", out, "--min-gap", "4").returncode == 0
-    assert run_atdkit("extract", "--videos", clip, "--out", fresh, "--min-gap", "4").returncode == 0
+    assert run_cli("extract", "--refilter", out, "--min-gap", "4").returncode == 0
+    assert run_cli("extract", "--videos", clip, "--out", fresh, "--min-gap", "4").returncode == 0
     assert rows(out / "triplets.parquet") == rows(fresh / "triplets.parquet")
     for t in rows(out / "triplets.parquet"):
         for n in (1, 2, 3):
             assert (out / "frames" / t["triplet_id"] / f"frame{n}.png").read_bytes() == (fresh / "frames" / t["triplet_id"] / f"frame{n}.png").read_bytes()
 
 
+@pytest.mark.slow
 def test_widening_the_band_scans_again(synth_clip, tmp_path):
     clip, _ = synth_clip
     out, fresh = tmp_path / "ds", tmp_path / "fresh"
-    assert run_atdkit("extract", "--videos", clip, "--out", out, "--ssim-low", "0.85").returncode == 0
-    assert run_atdkit("extract", "--refilter", out, "--ssim-low", "0.7").returncode == 0
-    assert run_atdkit("extract", "--videos", clip, "--out", fresh, "--ssim-low", "0.7").returncode == 0
+    assert run_cli("extract", "--videos", clip, "--out", out, "--ssim-low", "0.85").returncode == 0
+    assert run_cli("extract", "--refilter", out, "--ssim-low", "0.7").returncode == 0
+    assert run_cli("extract", "--videos", clip, "--out", fresh, "--ssim-low", "0.7").returncode == 0
     assert rows(out / "triplets.parquet") == rows(fresh / "triplets.parquet")
     assert sources(out)["cartoon"]["scan_ssim_low"] == 0.7

@@ -6,16 +6,18 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from atdkit import schema
-from tests.conftest import SHARED_DATA, ffmpeg_decode, run_atdkit, shared
+from helpers import SHARED_DATA, ffmpeg_decode, run_cli, shared
 
 HERO_CUTS = (182, 230, 314)  # first frames of new shots, from the clip's README (about)
+
+pytestmark = pytest.mark.slow  # every real clip extracted
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     clips = shared("clips")
     out = tmp_path_factory.mktemp("real") / "ds"
-    result = run_atdkit("extract", "--videos", clips, "--out", out, "--workers", "2")
+    result = run_cli("extract", "--videos", clips, "--out", out, "--workers", "2")
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return out, result

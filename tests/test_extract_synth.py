@@ -3,11 +3,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from atdkit import schema
-from tests.conftest import run_atdkit
+from helpers import run_cli
 
 
 def extract(clip, out, *options):
-    result = run_atdkit("extract", "--videos", clip, "--out", out, *options)
+    result = run_cli("extract", "--videos", clip, "--out", out, *options)
     assert result.returncode == 0, result.stderr
     return pq.read_table(out / "triplets.parquet", schema=schema.TRIPLETS).to_pylist()
 

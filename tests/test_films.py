@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pipelines.films import expand_paths, identify, read_series_map, safe_id
+from atdkit.pipelines.extraction.films import expand_paths, identify, read_series_map, safe_id
 
 
 def make(path: Path, content: bytes) -> Path:

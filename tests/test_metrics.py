@@ -10,7 +10,7 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from atdkit.metrics import PROFILES, clip_roi, scale_roi, score, unit_float32
-from tests.conftest import shared
+from helpers import shared
 
 TOLERANCE = 1e-6
 

@@ -16,9 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from atdkit import schema
-from tests.conftest import REPO, run_atdkit, shared
+from helpers import REPO, run_atdkit, shared
 
 NODE_OPTIONS = ("--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--object-store-memory", "200000000", "--disable-usage-stats")
+
+pytestmark = pytest.mark.slow  # a real two-node Ray cluster
 
 
 def free_port() -> int:
@@ -162,7 +164,7 @@ def test_a_worker_killed_mid_film_is_retried_and_the_rows_are_the_same(ray_clust
 
 
 def test_a_split_film_on_ray_equals_the_unsplit_one_and_a_killed_driver_resumes(ray_cluster, tmp_path):
-    from pipelines.synth import render_clip
+    from atdkit.pipelines.extraction.synth import render_clip
 
     clip = tmp_path / "long.mp4"
     render_clip(clip, seed=5, size=(320, 180), seconds=40)  # 960 frames, 13 cuts
@@ -202,7 +204,7 @@ def test_stats_on_ray_equal_the_local_ones(ray_cluster, dataset, tmp_path):
 
 
 def test_a_unit_that_keeps_failing_is_reported_with_its_error_and_the_others_complete(ray_cluster):
-    from pipelines.executors import RETRIES, ExecutorChoice
+    from atdkit.pipelines.executors import RETRIES, ExecutorChoice
 
     def square(number, progress):
         progress("advance", "square", 1)

@@ -10,7 +10,7 @@ import pytest
 
 from atdkit import schema
 from atdkit.cli import main
-from tests.conftest import REPO, run_atdkit, write_labels
+from helpers import REPO, run_cli, write_labels
 
 CHROMIUM = Path("/usr/bin/chromium")
 SECTIONS = ("overview", "sources", "selection", "motion", "labels", "split", "samples")
@@ -27,7 +27,7 @@ def full_dataset(cartoon_dataset, tmp_path_factory) -> Path:
     """The cartoon dataset measured, two thirds labelled (difficulty and tags), and split."""
     dataset = tmp_path_factory.mktemp("full") / "dataset"
     shutil.copytree(cartoon_dataset, dataset, ignore=shutil.ignore_patterns(".lock"))
-    assert run_atdkit("stats", dataset, "--workers", "2").returncode == 0
+    assert run_cli("stats", dataset, "--workers", "2").returncode == 0
     ids = pq.read_table(dataset / "triplets.parquet", schema=schema.TRIPLETS)["triplet_id"].to_pylist()
     labelled = [t for i, t in enumerate(ids) if i % 3]
     write_labels(dataset, {t: schema.DIFFICULTIES[i % 3] for i, t in enumerate(labelled)},
@@ -62,11 +62,12 @@ class Document(HTMLParser):
             self.sections[self._current] += data
 
 
+@pytest.mark.slow
 def test_report_renders_in_a_real_browser(full_dataset):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent (Debian's chromium package)")
     playwright = pytest.importorskip("playwright.sync_api")
-    result = run_atdkit("report", full_dataset)
+    result = run_cli("report", full_dataset)
     assert result.returncode == 0, result.stderr
     page_path = full_dataset / "report.html"
     document = Document(page_path.read_text())

@@ -13,12 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from benchmark import methods
-from benchmark.checkpoint import CheckpointError
-from benchmark.harness import run_bench
-from benchmark.methods import MethodError, Padding
-from benchmark.methods.rife import METHOD, IFNet
-from tests.test_superslomo import check_odd_sizes_through_padding, moving_square, tiny_atd_layout
+from atdkit.benchmark import methods
+from atdkit.benchmark.checkpoint import CheckpointError
+from atdkit.benchmark.harness import run_bench
+from atdkit.benchmark.methods import MethodError, Padding
+from atdkit.benchmark.methods.rife import METHOD, IFNet
+from helpers import check_odd_sizes_through_padding, moving_square, tiny_atd_layout
 
 BLOCKS = [(7, 192), (12, 128), (12, 96), (12, 64)]  # (input channels, width) of block0..block3
 
@@ -134,6 +134,7 @@ def test_listed_with_where_to_get_its_weights(tmp_path, monkeypatch, capsys):
     assert METHOD.trainable is None
 
 
+@pytest.mark.slow
 def test_bench_scores_it(tmp_path, flownet):
     tiny_atd_layout(tmp_path / "atd", 2)
     run_bench(tmp_path / "atd", ["rife"], tmp_path / "r", size=(320, 180), device="cpu", weights={"rife": flownet})

@@ -7,40 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.methods.animeinterp import CheckpointError
-from benchmark.methods.animeinterp.sgm import GuideFlowError, VGGFeatures, compute_sgm, read_guide_flows, write_guide_flows
-from benchmark.methods.animeinterp.sgm.lines import fillable, hysteresis, style_of
-from benchmark.methods.animeinterp.sgm.segmentation import (
+from atdkit.benchmark.methods.animeinterp import CheckpointError
+from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm
+from atdkit.pipelines.formats.atd12k import FlowFileError, read_flows, write_flows
+from atdkit.benchmark.methods.animeinterp.sgm.lines import fillable, hysteresis, style_of
+from atdkit.benchmark.methods.animeinterp.sgm.segmentation import (
     MERGE_BELOW, ball, fill_map, histogram_bins, merge_small_pieces, segment, squeeze, thin_lines, trapped_ball_fills,
 )
-from tests.conftest import shared
-
-INK = (30, 25, 35)
-# (kind, centre, half-size, colour, motion frame0 -> frame1 in px)
-SHAPES = [
-    ("ellipse", (60, 60), (22, 16), (200, 60, 50), (14, 6)),
-    ("quad", (170, 70), (24, 18), (60, 140, 210), (-10, 12)),
-    ("ellipse", (80, 140), (18, 24), (70, 170, 80), (9, -7)),
-    ("quad", (190, 150), (20, 16), (230, 190, 40), (-12, -5)),
-    ("ellipse", (128, 100), (10, 12), (150, 90, 200), (0, 0)),  # holds still
-]
-
-
-def cartoon(shapes, t: float, size=(256, 192)) -> np.ndarray:
-    """Flat-coloured, dark-outlined shapes on a flat background, each moved by t * its motion."""
-    frame = np.empty((size[1], size[0], 3), np.uint8)
-    frame[:] = (236, 228, 205)
-    for kind, (x, y), (w, h), colour, (dx, dy) in shapes:
-        cx, cy = int(x + t * dx), int(y + t * dy)
-        if kind == "ellipse":
-            cv2.ellipse(frame, (cx, cy), (w, h), 0, 0, 360, colour, -1, cv2.LINE_AA)
-            cv2.ellipse(frame, (cx, cy), (w, h), 0, 0, 360, INK, 2, cv2.LINE_AA)
-        else:
-            corners = np.array([[cx - w, cy - h], [cx + w, cy - h * 0.6], [cx + w * 0.7, cy + h], [cx - w * 0.8, cy + h * 0.8]], np.int32)
-            cv2.fillPoly(frame, [corners], colour, cv2.LINE_AA)
-            cv2.polylines(frame, [corners], True, INK, 2, cv2.LINE_AA)
-    return frame
-
+from helpers import SHAPES, cartoon, shared
 
 @pytest.fixture(scope="module")
 def vgg_file(tmp_path_factory):
@@ -125,19 +99,19 @@ def test_vgg_weight_files_are_checked(tmp_path, vgg_file):
 def test_guide_flow_files_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     flow13, flow31 = rng.normal(size=(2, 2, 6, 8)).astype(np.float32)
-    write_guide_flows(tmp_path / "triplet", flow13, flow31)
+    write_flows(tmp_path / "triplet", flow13, flow31)
     raw = np.load(tmp_path / "triplet" / "guide_flo13.npy")
     assert raw.dtype == np.float64 and raw.shape == (2, 6, 8)  # the official files' format
-    read13, read31 = read_guide_flows(tmp_path / "triplet", size=(6, 8))
+    read13, read31 = read_flows(tmp_path / "triplet", size=(6, 8))
     assert np.array_equal(read13, flow13) and np.array_equal(read31, flow31)
     assert not any(path.name.startswith(".tmp") for path in (tmp_path / "triplet").iterdir())
-    with pytest.raises(GuideFlowError, match=r"guide_flo13.npy: flow is 8x6, the frames are 960x540"):
-        read_guide_flows(tmp_path / "triplet", size=(540, 960))
+    with pytest.raises(FlowFileError, match=r"guide_flo13.npy: flow is 8x6, the frames are 960x540"):
+        read_flows(tmp_path / "triplet", size=(540, 960))
     np.save(tmp_path / "triplet" / "guide_flo31.npy", np.zeros((3, 6, 8)))
-    with pytest.raises(GuideFlowError, match=r"guide_flo31.npy: expected a float array of shape \(2, H, W\)"):
-        read_guide_flows(tmp_path / "triplet")
-    with pytest.raises(GuideFlowError, match="guide_flo13.npy: no such file"):
-        read_guide_flows(tmp_path / "elsewhere")
+    with pytest.raises(FlowFileError, match=r"guide_flo31.npy: expected a float array of shape \(2, H, W\)"):
+        read_flows(tmp_path / "triplet")
+    with pytest.raises(FlowFileError, match="guide_flo13.npy: no such file"):
+        read_flows(tmp_path / "elsewhere")
 
 
 def naive_trapped_ball(free: np.ndarray, radius: int) -> list[np.ndarray]:

@@ -17,18 +17,17 @@ import torch
 
 from atdkit import schema
 from atdkit.store import write_table
-from benchmark import methods
-from benchmark.checkpoint import TRAINING, CheckpointError
-from benchmark.harness import fit_inputs, run_bench
-from benchmark.methods import MethodError
-from benchmark.methods.softsplat import METHOD, PWCNet, SoftSplat
-from benchmark.methods.softsplat.method import build_network
-from benchmark.methods.softsplat.metric import ImportanceMetric
-from benchmark.methods.softsplat.pwcnet import correlation
-from benchmark.methods.softsplat.warp import backwarp_inside
-from benchmark.ops import softsplat
-from tests.conftest import run_atdkit
-from tests.test_bench import cartoon_triplet, write_png
+from atdkit.benchmark import methods
+from atdkit.benchmark.checkpoint import TRAINING, CheckpointError
+from atdkit.benchmark.harness import fit_inputs, run_bench
+from atdkit.benchmark.methods import MethodError
+from atdkit.benchmark.methods.softsplat import METHOD, PWCNet, SoftSplat
+from atdkit.benchmark.methods.softsplat.method import build_network
+from atdkit.benchmark.methods.softsplat.metric import ImportanceMetric
+from atdkit.benchmark.methods.softsplat.pwcnet import correlation
+from atdkit.benchmark.methods.softsplat.warp import backwarp_inside
+from atdkit.benchmark.ops import softsplat
+from helpers import cartoon_triplet, run_cli, write_png
 
 LEVELS = ("One", "Two", "Thr", "Fou", "Fiv", "Six")
 
@@ -229,7 +228,7 @@ def test_one_training_step_lowers_the_l1_loss():
 
 def test_listed_with_where_to_get_its_weights(monkeypatch):
     monkeypatch.setenv("COLUMNS", "400")  # one table row per line
-    result = run_atdkit("bench", "--list")
+    result = run_cli("bench", "--list")
     assert result.returncode == 0, result.stderr
     row = next(line for line in result.stderr.splitlines() if "│ softsplat " in line)
     assert "softsplat.pt: missing (get it from an `atdkit train --method softsplat` run (RUN_DIR/best.pt)" in row
@@ -245,6 +244,7 @@ def trained_checkpoint(path, weights_key="softsplat", method="softsplat", state=
     return path
 
 
+@pytest.mark.slow
 def test_a_trained_checkpoint_is_scored_by_the_benchmark(tmp_path):
     torch.manual_seed(0)
     checkpoint = trained_checkpoint(tmp_path / "best.pt")

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from benchmark.ops import softsplat
-from benchmark.ops.splatting import MODES
+from atdkit.benchmark.ops import softsplat
+from atdkit.benchmark.ops.splatting import MODES
 
 
 def naive_softsplat(input, flow, metric, mode):

@@ -13,8 +13,8 @@ import pytest
 from atdkit import schema
 from atdkit.cli import main
 from atdkit.store import write_table
-from pipelines.split import check_exclusive, choose_split, summarise
-from tests.conftest import write_labels
+from atdkit.pipelines.statistics.split import check_exclusive, choose_split, summarise
+from helpers import write_labels
 
 
 def split(capsys, *args) -> tuple[int, str]:

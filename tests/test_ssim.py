@@ -4,7 +4,7 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from atdkit.ssim import MIN_SIDE, LumaStats, PairSSIM, ssim
-from tests.conftest import shared
+from helpers import shared
 
 
 def reference(a, b):

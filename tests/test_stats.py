@@ -19,10 +19,10 @@ from sklearn.metrics import cohen_kappa_score
 from atdkit import schema
 from atdkit.video import ffmpeg_executable
 from atdkit.cli import main
-from pipelines.difficulty import Thresholds, _kappas, calibrate
-from pipelines.flow import make_estimator
-from pipelines.motion import occluded
-from tests.conftest import REPO, run_atdkit, write_labels
+from atdkit.pipelines.statistics.difficulty import Thresholds, _kappas, calibrate
+from atdkit.pipelines.statistics.flow import make_estimator
+from atdkit.pipelines.statistics.motion import occluded
+from helpers import REPO, run_cli, write_labels
 
 PAN_SIZE, PAN_STEP = (1280, 720), 5  # larger than the 960x540 flow box: vectors must be scaled back
 
@@ -55,7 +55,7 @@ def pan_clip(out: Path, size: tuple[int, int], step: int, frames: int, seed: int
 
 def extract_everything(clip: Path, out: Path, *options: str) -> Path:
     """Every candidate triplet of ``clip`` kept (no SSIM band, no redundancy filter)."""
-    result = run_atdkit("extract", "--videos", clip, "--out", out, "--ssim-low", "0", "--ssim-high", "1",
+    result = run_cli("extract", "--videos", clip, "--out", out, "--ssim-low", "0", "--ssim-high", "1",
                         "--min-gap", "0", "--min-change", "0", *options)
     assert result.returncode == 0, result.stderr
     return out
@@ -75,7 +75,7 @@ def pan_dataset(tmp_path_factory) -> Path:
     """24 triplets of a 1280x720 pan (5 px per frame), measured by ``atdkit stats --workers 2``."""
     folder = tmp_path_factory.mktemp("pan")
     dataset = extract_everything(pan_clip(folder / "pan.mp4", PAN_SIZE, PAN_STEP, 12), folder / "dataset")
-    result = run_atdkit("stats", dataset, "--workers", "2")
+    result = run_cli("stats", dataset, "--workers", "2")
     assert result.returncode == 0, result.stderr
     assert "measured 24 triplet(s)" in result.stderr
     return dataset
@@ -129,6 +129,7 @@ def test_frames_inside_the_flow_box_and_a_compared_dataset(pan_dataset, small_pa
     assert not np.array_equal(overlaid, cv2.imread(str(small / "stats" / "motion_histograms.png"))), "the comparison is drawn"
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_from_its_saved_parts(pan_dataset, tmp_path):
     dataset = copy_dataset(pan_dataset, tmp_path / "dataset")
     (dataset / "motion.parquet").unlink()
@@ -144,7 +145,7 @@ def test_a_killed_run_resumes_from_its_saved_parts(pan_dataset, tmp_path):
     saved = sum(pq.read_metadata(p).num_rows for p in parts.glob("part-*.parquet"))
     assert 16 <= saved < 24
 
-    result = run_atdkit("stats", dataset, "--workers", "2")
+    result = run_cli("stats", dataset, "--workers", "2")
     assert result.returncode == 0, result.stderr
     assert f"measured {24 - saved} triplet(s)" in result.stderr and f"{saved} reused" in result.stderr
     assert not parts.exists()

@@ -12,18 +12,18 @@ import datetime
 import json
 import math
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmark import methods
-from benchmark.checkpoint import TRAINING, CheckpointError
-from benchmark.harness import fit_inputs, run_bench
-from benchmark.methods import MethodError, Padding
-from benchmark.methods.superslomo import METHOD, SuperSloMo
-from benchmark.methods.superslomo.model import MEAN, backward_warp
+from atdkit.benchmark import methods
+from atdkit.benchmark.checkpoint import TRAINING, CheckpointError
+from atdkit.benchmark.harness import run_bench
+from atdkit.benchmark.methods import MethodError, Padding
+from atdkit.benchmark.methods.superslomo import METHOD, SuperSloMo
+from atdkit.benchmark.methods.superslomo.model import MEAN, backward_warp
+from helpers import check_odd_sizes_through_padding, moving_square, tiny_atd_layout
 
 CONVS = [  # the port's UNet(in, out): (name, out channels, in channels, kernel), in registration order
     ("conv1", 32, "in", 7), ("conv2", 32, 32, 7),
@@ -73,19 +73,6 @@ def checkpoint(tmp_path_factory, official_states):
 @pytest.fixture(scope="module")
 def model(checkpoint) -> SuperSloMo:
     return SuperSloMo.from_checkpoint(checkpoint)
-
-
-def moving_square(height: int, width: int, batch: int = 1, seed: int = 0) -> list[torch.Tensor]:
-    """Three frames of a flat background and a square moving 6 px right per frame."""
-    generator = torch.Generator().manual_seed(seed)
-    background = torch.rand(batch, 3, 1, 1, generator=generator).expand(batch, 3, height, width)
-    colour = torch.rand(batch, 3, 1, 1, generator=generator)
-    frames = []
-    for step in range(3):
-        frame = background.clone()
-        frame[:, :, 8:24, 10 + 6 * step: 26 + 6 * step] = colour
-        frames.append(frame)
-    return frames
 
 
 def test_layout_is_the_ports():
@@ -194,22 +181,6 @@ def test_the_frame_is_the_visibility_weighted_mean_of_the_warped_frames(constant
     torch.testing.assert_close(moved, (backward_warp(frame0 - mean, -step) + backward_warp(frame1 - mean, step)) / 2 + mean)
 
 
-def check_odd_sizes_through_padding(model, fit) -> torch.Tensor:
-    """Two 70x45 triplets through ``fit`` (to 96x64), ``model`` and back: the right shape, finite, each
-    triplet as when alone; unpadded frames are refused. Returns the padded first frames."""
-    frame0, _, frame1 = moving_square(45, 70, batch=2)
-    (padded0, padded1), restore = fit_inputs(fit, [frame0, frame1], [False, False])
-    assert padded0.shape[-2:] == (64, 96)
-    with torch.inference_mode():
-        middle = restore(model(padded0, padded1))
-        alone = restore(model(padded0[1:], padded1[1:]))
-    assert middle.shape == (2, 3, 45, 70) and torch.isfinite(middle).all()
-    torch.testing.assert_close(middle[1:], alone, atol=1e-5, rtol=1e-5)
-    with pytest.raises(ValueError, match="divisible by 32, got 70x45"):
-        model(frame0, frame1)
-    return padded0
-
-
 def test_forward_on_odd_sizes_through_the_harness_padding(model):
     check_odd_sizes_through_padding(model, METHOD.fit)
 
@@ -268,21 +239,7 @@ def test_listed_with_where_to_get_its_weights(tmp_path, monkeypatch, capsys, che
     assert methods.weight_status(METHOD) == f"SuperSloMo.ckpt: found at {tmp_path / 'SuperSloMo.ckpt'}"
 
 
-def tiny_atd_layout(root, count: int) -> None:
-    """``count`` cartoon triplets at 960x540 in the official ATD-12K test layout."""
-    from tests.test_bench import cartoon_triplet, write_png
-
-    rng = np.random.default_rng(4)
-    for i in range(count):
-        triplet_id = f"Japan_v2_0_00000{i}_s3"
-        for n, image in enumerate(cartoon_triplet(rng), 1):
-            write_png(root / "test_2k_540p" / triplet_id / f"frame{n}.png", image)
-        annotation = root / "test_2k_annotations" / triplet_id / f"{triplet_id}.json"
-        annotation.parent.mkdir(parents=True)
-        annotation.write_text(json.dumps({"level": i % 3, "motion_RoI": {"x": 200, "y": 100, "width": 800, "height": 600},
-                                          "image_size": [1920, 1080], "general_motion_type": "translation", "behavior": "others"}))
-
-
+@pytest.mark.slow
 def test_bench_scores_it_with_a_trained_checkpoint(tmp_path):
     tiny_atd_layout(tmp_path / "atd", 1)
     torch.manual_seed(2)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from pipelines.synth import Timeline, render_clip
+from atdkit.pipelines.extraction.synth import Timeline, render_clip
 
 BAND = (0.75, 0.95)  # the extraction's default SSIM band
 MARGIN = 0.03  # distinct drawings must sit at least this far inside it

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -18,70 +19,32 @@ import pytest
 import torch
 import torch.nn.functional as F
 from rich.console import Console
-from torch import nn
 
 from atdkit import schema
-from atdkit.cli import main
-from atdkit.store import read_table, write_table
-from benchmark import methods as registry
-from benchmark.checkpoint import read_tensors
-from benchmark.data import read_rgb, resize_rgb
-from benchmark.methods import Method, Padding, Trainable
-from benchmark.methods.animeinterp.sgm import VGGFeatures, read_guide_flows, write_guide_flows
-from benchmark.training import TrainError, Trainer, TrainSettings, train
-from benchmark.training import sgm_flows
-from benchmark.training.data import TrainingCrops, TrainingOrder, TrainingTriplet, open_training_data
-from benchmark.training.schedule import Schedule, parse_schedule
-from tests.conftest import REPO, run_atdkit
-
-SIZE = (100, 60)  # training frames of the tiny runs: padded to 104x64 for validation (Padding(8))
-
-
-class TinyNet(nn.Module):
-    """The two frames' mean corrected by small convolutions of the frames (with dropout: randomness a
-    resumed run must reproduce) and of the flows; one layer unused."""
-
-    def __init__(self, dropout: float = 0.2):
-        super().__init__()
-        self.frames = nn.Conv2d(6, 3, 3, padding=1)
-        self.flows = nn.Conv2d(4, 3, 3, padding=1)
-        self.dropout = nn.Dropout(dropout)
-        self.unused = nn.Conv2d(3, 3, 1)  # like AnimeInterp's attention2: in the checkpoint, never in the forward pass
-
-    def forward(self, frame1, frame3, flows):
-        correction = self.dropout(self.frames(torch.cat([frame1, frame3], 1)))
-        if flows is not None:
-            correction = correction + self.flows(torch.cat(flows, 1) / 10)
-        return (frame1 + frame3) / 2 + correction
-
-
-def tiny_method(flows: str = "optional", dropout: float = 0.2) -> Method:
-    return Method("tiny", "a test network", load=lambda weights, device: None, flows=flows, fit=Padding(8),
-                  trainable=Trainable(lambda weights: TinyNet(dropout), "tiny"))
-
-
-def quiet() -> Console:
-    return Console(file=io.StringIO(), width=200)
-
-
-def tiny_settings(**changes) -> TrainSettings:
-    return TrainSettings(**{"size": SIZE, "crop": 32, "batch_size": 4, "steps": 6, "save_every": 2, "val_fraction": 0.25,
-                            "workers": 0, "device": "cpu", **changes})
-
-
-def triplet_ids(root) -> list[str]:
-    return read_table(root / "triplets.parquet", schema.TRIPLETS)["triplet_id"].to_pylist()
-
+from atdkit.store import Dataset, write_table
+from atdkit.benchmark import methods as registry
+from atdkit.benchmark.checkpoint import read_tensors
+from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm
+from atdkit.benchmark.methods.animeinterp.sgm.cache import DIGEST
+from atdkit.benchmark.training import TrainError, Trainer, train
+from atdkit.benchmark.training.data import TrainingCrops, TrainingOrder, TrainingTriplet, load_frames, open_training_data
+from atdkit.benchmark.training.schedule import Schedule, parse_schedule
+from atdkit.images import read_rgb, resize_lanczos
+from atdkit.pipelines.formats.atd12k import read_flows, write_flows
+from helpers import (
+    REPO, SHAPES, STORED_FLOWS, TRAIN_SIZE as SIZE, TinyNet, cartoon, one_error, quiet, run_cli, subprocess_env, tiny_method,
+    tiny_settings, triplet_ids, write_png,
+)
 
 @pytest.fixture(scope="module")
 def tiny_data(cartoon_dataset, tmp_path_factory):
-    """A copy of the cartoon dataset with SGM-style flows already cached at SIZE for every triplet."""
+    """A copy of the cartoon dataset with flows stored at SIZE for every triplet (the tiny method's)."""
     root = tmp_path_factory.mktemp("tiny") / "dataset"
     shutil.copytree(cartoon_dataset, root)
     rng = np.random.default_rng(0)
     for triplet_id in triplet_ids(root):
         flow = rng.normal(0, 3, (2, SIZE[1], SIZE[0]))
-        write_guide_flows(sgm_flows.flows_dir(root, triplet_id), flow, -flow)
+        write_flows(root / STORED_FLOWS / triplet_id, flow, -flow)
     return root
 
 
@@ -99,7 +62,7 @@ def test_one_step_lowers_the_loss():
     frames[:, 1] = 0.7 * frames[:, 0] + 0.3 * frames[:, 2] + 0.1  # a middle frame the mean misses
     batch = {"frames": (frames.clamp(0, 1) * 255).round().to(torch.uint8)}
     network = TinyNet()
-    trainer = Trainer(tiny_method("none"), network, torch.device("cpu"), 1e-3, Schedule("constant"), amp=False)
+    trainer = Trainer(tiny_method(flows=None), network, torch.device("cpu"), 1e-3, Schedule("constant"), amp=False)
 
     def loss() -> float:
         network.eval()
@@ -149,15 +112,16 @@ def test_a_run_writes_checkpoints_history_and_plot(tiny_run, tiny_data):
     assert isinstance(network, TinyNet) and not network.training
     psnrs = []  # the validation PSNR recomputed here: whole frames at SIZE, padded to 104x64 and cropped back
     for triplet in data.val:
-        frames = torch.from_numpy(np.stack([resize_rgb(read_rgb(p), SIZE) for p in triplet.frames])).permute(0, 3, 1, 2) / 255
-        flows = [torch.from_numpy(f)[None] for f in read_guide_flows(sgm_flows.flows_dir(tiny_data, triplet.triplet_id))]
+        frames = torch.from_numpy(np.stack([resize_lanczos(read_rgb(p), SIZE) for p in triplet.frames])).permute(0, 3, 1, 2) / 255
+        flows = [torch.from_numpy(f)[None] for f in read_flows(tiny_data / STORED_FLOWS / triplet.triplet_id)]
         padded = [F.pad(t, (0, 4, 0, 4), mode="replicate") for t in (frames[0:1], frames[2:3], *flows)]
         with torch.no_grad():
             middle = network(padded[0], padded[1], padded[2:])[0, :, :60, :100].clamp(0, 1)
         psnrs.append(-10 * math.log10(float((middle - frames[1]).square().mean())))
     assert info["val_psnr"] == pytest.approx(np.mean(psnrs), abs=1e-4)
     assert info["settings"] == {"size": [100, 60], "crop": 32, "batch_size": 4, "lr": 1e-4, "schedule": "constant",
-                                "val_fraction": 0.25, "seed": 0, "sgm_flows": True, "mixed_precision": False}
+                                "val_fraction": 0.25, "seed": 0, "flows": f"flows stored in DATASET_DIR/{STORED_FLOWS}",
+                                "mixed_precision": False}
     assert set(best) == {"atdkit_training", "model_state_dict"}  # best.pt: weights only, small
     last = torch.load(out / "last.pt", weights_only=True)
     assert {"optimizer_state_dict", "scheduler_state_dict", "scaler_state_dict", "rng_state", "history"} <= set(last)
@@ -211,9 +175,9 @@ def test_crops_flip_and_reverse_the_flows_with_the_frames(tmp_path):
     for n in (1, 2, 3):  # each pixel tells where it is (red: x, green: y) and which frame (blue)
         cv2.imwrite(str(folder / f"frame{n}.png"), np.dstack([np.full_like(xs, 80 * n), ys * 10, xs * 6]).astype(np.uint8))
     flow13 = np.stack([xs + 0.25, ys + 0.5]).astype(np.float64)  # the flows tell where they are too
-    write_guide_flows(sgm_flows.flows_dir(tmp_path, "t"), flow13, flow13 + 1000)
+    write_flows(tmp_path / "flows" / "t", flow13, flow13 + 1000)
     triplet = TrainingTriplet("t", "film", tuple(folder / f"frame{n}.png" for n in (1, 2, 3)))
-    crops = TrainingCrops([triplet], (width, height), crop, flows_root=tmp_path)
+    crops = TrainingCrops([triplet], (width, height), crop, flow_folders={"t": tmp_path / "flows" / "t"})
     seen = set()
     for seed in range(40):
         sample = crops[(0, seed)]
@@ -231,28 +195,85 @@ def test_crops_flip_and_reverse_the_flows_with_the_frames(tmp_path):
     assert len(seen) == 4
 
 
-def test_sgm_flows_are_computed_once_and_resume_per_triplet(tiny_data, tmp_path):
-    root = tmp_path / "dataset"
-    shutil.copytree(tiny_data, root, ignore=shutil.ignore_patterns("sgm_flows"))
-    triplets = read_table(root / "triplets.parquet", schema.TRIPLETS).to_pylist()
-    kept = [row for source in ("film_0", "film_2") for row in [r for r in triplets if r["source_id"] == source][:2]]
-    write_table(root / "triplets.parquet", kept, schema.TRIPLETS)  # four triplets of two films
+def shapes_dataset(root: Path) -> list[str]:
+    """Three triplets of three films, each of SHAPES moving at another speed (frames 256x192, where SGM finds the shapes)."""
+    rows = []
+    for n, scale in enumerate((1.0, -0.8, 0.6)):
+        shapes = [(kind, centre, half, colour, (dx * scale, dy * scale)) for kind, centre, half, colour, (dx, dy) in SHAPES]
+        triplet_id = f"shapes{n}_000000_i0"
+        for i, t in enumerate((0, 0.5, 1), 1):
+            write_png(root / "frames" / triplet_id / f"frame{i}.png", cartoon(shapes, t))
+        rows.append({"triplet_id": triplet_id, "source_id": f"shapes{n}", "width": 256, "height": 192})
+    Dataset(root).write("triplets", rows)
+    return [row["triplet_id"] for row in rows]
+
+
+def vgg_files(folder: Path) -> tuple[Path, Path]:
+    """Two VGG-19 files that give SGM other flows: random weights, and zeros."""
     torch.manual_seed(0)
-    vgg = tmp_path / "vgg19.pth"
-    torch.save(VGGFeatures().state_dict(), vgg)
+    state = VGGFeatures().state_dict()
+    files = folder / "vgg19-random.pth", folder / "vgg19-zeros.pth"
+    torch.save(state, files[0])
+    torch.save({name: torch.zeros_like(tensor) for name, tensor in state.items()}, files[1])
+    return files
+
+
+def sgm_training_flows(**options):
+    """AnimeInterp's training flows (SGM, kept in a cache keyed by frames, VGG-19 file and line style) under ``options``."""
+    return registry.get("animeinterp").with_options(options).trainable.flows
+
+
+def prepared(flows, root: Path, vgg: Path, size=(256, 192)) -> dict[str, Path]:
+    triplets = open_training_data(root, 0.25, 0)
+    items = [(t.triplet_id, partial(load_frames, t, size)) for t in triplets.train + triplets.val]
+    return flows.prepare(items, {"vgg19": vgg}, torch.device("cpu"), root, lambda: None)
+
+
+def test_kept_sgm_flows_serve_only_the_same_frames_vgg_file_and_line_style(tmp_path):
+    root = tmp_path / "dataset"
+    ids = shapes_dataset(root)
+    random_vgg, zero_vgg = vgg_files(tmp_path)
+    frames = {t.triplet_id: load_frames(t, (256, 192)) for t in (lambda d: d.train + d.val)(open_training_data(root, 0.25, 0))}
+
+    def expected(vgg: Path, style: str) -> dict[str, np.ndarray]:
+        return {i: compute_sgm(f[0], f[2], VGGFeatures.from_file(vgg), style=style)[0] for i, f in frames.items()}
+
+    def used(folders: dict[str, Path]) -> dict[str, np.ndarray]:
+        return {i: read_flows(folder)[0] for i, folder in folders.items()}
+
+    first = prepared(sgm_training_flows(), root, random_vgg)
+    assert sorted(first) == ids and all(folder.is_relative_to(root / "sgm_flows") for folder in first.values())
+    with_zeros = used(prepared(sgm_training_flows(), root, zero_vgg))  # another VGG-19 file: computed again, not reused
+    for triplet_id, flow in expected(zero_vgg, "japan").items():
+        assert not np.allclose(flow, used(first)[triplet_id])  # so that reusing the first run's flows would show
+        np.testing.assert_allclose(with_zeros[triplet_id], flow, atol=1e-4)
+    western = used(prepared(sgm_training_flows(sgm_style="western"), root, random_vgg))  # another line style likewise
+    for triplet_id, flow in expected(random_vgg, "western").items():
+        np.testing.assert_allclose(western[triplet_id], flow, atol=1e-4)
+    assert not np.allclose(western[ids[0]], used(first)[ids[0]])
+
+
+@pytest.mark.slow
+def test_sgm_flows_are_computed_once_and_an_interrupted_computation_resumes(tmp_path):
+    root = tmp_path / "dataset"
+    ids = shapes_dataset(root)
+    vgg, _ = vgg_files(tmp_path)
     output = io.StringIO()
-    train(tiny_method(), root, tmp_path / "run", tiny_settings(steps=1), weights={"vgg19": vgg}, console=Console(file=output, width=200))
-    ids = triplet_ids(root)
-    assert len(ids) == 4 and "SGM flows of 4 triplets computed at 100x60" in output.getvalue()
-    for triplet_id in ids:
-        flow13, flow31 = read_guide_flows(sgm_flows.flows_dir(root, triplet_id), (60, 100))
-        assert flow13.shape == flow31.shape == (2, 60, 100)
-    triplets = open_training_data(root, 0.25, 0).train[:2]
-    (sgm_flows.flows_dir(root, triplets[1].triplet_id) / "guide_flo31.npy").unlink()  # as if killed between the two files
-    assert sgm_flows.cache_flows(root, triplets, SIZE, vgg, torch.device("cpu"), quiet()) == 1
-    assert sgm_flows.cache_flows(root, triplets, SIZE, vgg, torch.device("cpu"), quiet()) == 0
-    assert sgm_flows.cache_flows(root, triplets[:1], (128, 64), vgg, torch.device("cpu"), quiet()) == 1  # another --size
+    method = tiny_method(flows=sgm_training_flows())
+    train(method, root, tmp_path / "run", tiny_settings(size=(256, 192), steps=1, batch_size=2), weights={"vgg19": vgg},
+          console=Console(file=output, width=200))
+    assert f"SGM flows, line style auto, kept in DATASET_DIR/sgm_flows: ready for {len(ids)} triplets" in output.getvalue()
+    folders = prepared(sgm_training_flows(), root, vgg)
+    written = {i: (folder / "guide_flo13.npy").stat().st_mtime_ns for i, folder in folders.items()}
+    (folders[ids[1]] / DIGEST).unlink()  # as if killed before the flows were complete
+    assert prepared(sgm_training_flows(), root, vgg) == folders
+    again = {i: (folder / "guide_flo13.npy").stat().st_mtime_ns for i, folder in folders.items()}
+    assert [i for i in ids if again[i] != written[i]] == [ids[1]]  # only that triplet computed again
+    other_size = prepared(sgm_training_flows(), root, vgg, size=(128, 96))  # another --size: other frames, computed again
+    assert all(read_flows(folder)[0].shape == (2, 96, 128) for folder in other_size.values())
     assert not list(root.rglob(".tmp-*"))
+    shared_cache = tmp_path / "cache"  # --sgm-cache: the bench's cache serves training too
+    assert all(folder.is_relative_to(shared_cache) for folder in prepared(sgm_training_flows(sgm_cache=shared_cache), root, vgg).values())
 
 
 def test_schedules():
@@ -284,43 +305,37 @@ def test_resume_refuses_other_settings_and_data(tiny_run, tiny_data, tmp_path):
         train(tiny_method(), changed, out, tiny_settings(), resume=True, console=quiet())
 
 
-def one_error(capsys, *args) -> str:
-    assert main(["train", *map(str, args)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    return err
-
-
 def test_bad_input_is_one_line_each(capsys, dataset, tiny_run, tmp_path, monkeypatch):
     monkeypatch.setenv("ATDKIT_WEIGHTS", str(tmp_path / "no-weights"))
     run = ["--data", dataset, "--out", tmp_path / "run", "--size", "160x128", "--crop", "128", "--batch-size", "2", "--workers", "0"]
-    assert "trainable methods: animeinterp" in one_error(capsys, "--method", "nope", *run)
-    assert "method blend declares no network to train; trainable methods: animeinterp" in one_error(capsys, "--method", "blend", *run)
+    assert "trainable methods: animeinterp" in one_error(capsys, "train", "--method", "nope", *run)
+    assert "method blend declares no network to train; trainable methods: animeinterp" in one_error(capsys, "train", "--method", "blend", *run)
     assert "--crop 200 is larger than the training frames (160x128, --size)" in one_error(
-        capsys, "--method", "animeinterp", *run, "--crop", "200")
-    assert "needs vgg19-dcbb9e9d.pth" in (err := one_error(capsys, "--method", "animeinterp", *run)) and "--no-sgm" in err
-    assert "last.pt: no such file: nothing to resume" in one_error(capsys, "--method", "animeinterp", *run, "--no-sgm", "--resume")
-    assert "--accumulate 3 is more micro-batches than the 2 triplets" in one_error(capsys, "--method", "animeinterp", *run, "--no-sgm",
+        capsys, "train", "--method", "animeinterp", *run, "--crop", "200")
+    assert "needs vgg19-dcbb9e9d.pth" in (err := one_error(capsys, "train", "--method", "animeinterp", *run)) and "--no-sgm" in err
+    assert "last.pt: no such file: nothing to resume" in one_error(capsys, "train", "--method", "animeinterp", *run, "--no-sgm", "--resume")
+    assert "--accumulate 3 is more micro-batches than the 2 triplets" in one_error(capsys, "train", "--method", "animeinterp", *run, "--no-sgm",
                                                                                      "--accumulate", "3")
     whole, _ = tiny_run
     assert "a checkpoint of method 'tiny' (tiny network) made by atdkit train; it cannot continue as a run of method 'animeinterp'" in one_error(
-        capsys, "--method", "animeinterp", "--data", dataset, "--out", whole, "--resume", "--no-sgm", "--size", "100x60", "--crop", "32")
+        capsys, "train", "--method", "animeinterp", "--data", dataset, "--out", whole, "--resume", "--no-sgm", "--size", "100x60", "--crop", "32")
     foreign = tmp_path / "softsplat.pt"
     torch.save({"atdkit_training": {"method": "softsplat", "weights_key": "softsplat"}, "model_state_dict": {"w": torch.zeros(1)}}, foreign)
     assert "a checkpoint of method 'softsplat' (softsplat network) made by atdkit train, not anime_interp_full.ckpt" in one_error(
-        capsys, "--method", "animeinterp", *run, "--no-sgm", "--weights", f"animeinterp={foreign}")
+        capsys, "train", "--method", "animeinterp", *run, "--no-sgm", "--weights", f"animeinterp={foreign}")
     assert "training animeinterp uses no weight file called rife (it takes animeinterp)" in one_error(
-        capsys, "--method", "animeinterp", *run, "--no-sgm", "--weights", f"rife={foreign}")
+        capsys, "train", "--method", "animeinterp", *run, "--no-sgm", "--weights", f"rife={foreign}")
     write_table(dataset / "splits.parquet", [{"triplet_id": t, "split": "test"} for t in triplet_ids(dataset)], schema.SPLITS)
-    assert "no train triplets (in " in (err := one_error(capsys, "--method", "animeinterp", *run, "--no-sgm"))
+    assert "no train triplets (in " in (err := one_error(capsys, "train", "--method", "animeinterp", *run, "--no-sgm"))
     assert "on the train side of splits.parquet" in err
     assert not (tmp_path / "run").exists()  # nothing was started
 
 
+@pytest.mark.slow
 def test_command_line_run_killed_resumes_and_is_scored_by_bench(synth_clip, tmp_path):
     clip, _ = synth_clip
     data = tmp_path / "dataset"
-    assert run_atdkit("extract", "--videos", clip, "--out", data, "--resize", "256x144").returncode == 0
+    assert run_cli("extract", "--videos", clip, "--out", data, "--resize", "256x144").returncode == 0
     ids = triplet_ids(data)
     write_table(data / "splits.parquet", [{"triplet_id": t, "split": "test" if t == ids[-1] else "train"} for t in ids], schema.SPLITS)
     out = tmp_path / "run"
@@ -334,7 +349,7 @@ def test_command_line_run_killed_resumes_and_is_scored_by_bench(synth_clip, tmp_
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert read_tensors(out / "last.pt")["atdkit_training"]["steps"] == 1 and not (out / "best.pt").exists()
-    result = run_atdkit(*command, "--resume")
+    result = run_cli(*command, "--resume")
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stderr and "validation PSNR" in result.stderr
     assert [line.split(",")[0] for line in (out / "history.csv").read_text().splitlines()[1:]] == ["1", "2"]
@@ -342,7 +357,7 @@ def test_command_line_run_killed_resumes_and_is_scored_by_bench(synth_clip, tmp_
     assert info["steps"] == 2 and info["train_triplets"] == len(ids) - 2 and info["val_triplets"] == 1
 
     results = tmp_path / "results"
-    scored = run_atdkit("bench", "--data", data, "--methods", "animeinterp-nosgm", "--out", results, "--device", "cpu", "--size", "256x144",
+    scored = run_cli("bench", "--data", data, "--methods", "animeinterp-nosgm", "--out", results, "--device", "cpu", "--size", "256x144",
                         "--weights", f"animeinterp={out / 'best.pt'}")
     assert scored.returncode == 0, scored.stderr
     rows = pq.read_table(results / "per_triplet.parquet").to_pylist()
@@ -351,14 +366,15 @@ def test_command_line_run_killed_resumes_and_is_scored_by_bench(synth_clip, tmp_
     assert trained["steps"] == 2 and trained["dataset_fingerprint"] == info["dataset_fingerprint"]
 
 
+@pytest.mark.slow
 def test_torchrun_processes_train_as_one(tiny_data, tmp_path):
     """Two CPU processes (gloo) with half a batch each, in two micro-batches, end where one process with whole batches does."""
     script = tmp_path / "run.py"
-    script.write_text("import sys\nfrom benchmark.training import train\nfrom tests.test_train import quiet, tiny_method, tiny_settings\n"
+    script.write_text("import sys\nfrom atdkit.benchmark.training import train\nfrom helpers import quiet, tiny_method, tiny_settings\n"
                       "train(tiny_method(dropout=0), sys.argv[1], sys.argv[2], tiny_settings(accumulate=2), console=quiet())\n")
     launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script,
                                tiny_data, tmp_path / "two"], cwd=REPO, capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"})
+                              env={**subprocess_env(), "OMP_NUM_THREADS": "1"})
     assert launched.returncode == 0, launched.stderr[-3000:]
     train(tiny_method(dropout=0), tiny_data, tmp_path / "one", tiny_settings(), console=quiet())
     two, one = (torch.load(tmp_path / name / "last.pt", weights_only=True) for name in ("two", "one"))

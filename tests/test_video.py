@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from atdkit.video import VideoError, ffmpeg_executable, find_videos, open_video
-from tests.conftest import ffmpeg_decode, shared
+from helpers import ffmpeg_decode, shared
 
 
 def ffmpeg(*args):

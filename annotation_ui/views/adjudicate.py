@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from annotation_ui import app_state
-from annotation_ui.label_form import LabelForm
-from annotation_ui.triplet_view import describe, show_frames
-from pipelines.annotations import REVIEWS
-from pipelines.consolidate import BOX, box_of
+from atdkit.annotation_ui import app_state
+from atdkit.annotation_ui.label_form import LabelForm
+from atdkit.annotation_ui.triplet_view import describe, show_frames
+from atdkit.pipelines.labels.annotations import REVIEWS
+from atdkit.pipelines.labels.consolidate import BOX, box_of
 
 COLOURS = (("red", (230, 25, 75)), ("green", (60, 180, 75)), ("blue", (0, 130, 200)), ("orange", (245, 130, 48)),
            ("purple", (145, 30, 180)), ("cyan", (70, 240, 240)))

@@ -4,8 +4,8 @@ import math
 import pandas as pd
 import streamlit as st
 
-from annotation_ui import app_state
-from annotation_ui.assignment import labellers
+from atdkit.annotation_ui import app_state
+from atdkit.annotation_ui.assignment import labellers
 
 settings, context = app_state.context()
 catalog = context.catalog()

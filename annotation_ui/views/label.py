@@ -1,10 +1,10 @@
 """Labelling page: one triplet at a time from the annotator's queue; Previous/Next walk their history."""
 import streamlit as st
 
-from annotation_ui import app_state, assignment
-from annotation_ui.label_form import LabelForm
-from annotation_ui.triplet_view import describe, show_frames, show_loop
-from pipelines.annotations import ANNOTATIONS
+from atdkit.annotation_ui import app_state, assignment
+from atdkit.annotation_ui.label_form import LabelForm
+from atdkit.annotation_ui.triplet_view import describe, show_frames, show_loop
+from atdkit.pipelines.labels.annotations import ANNOTATIONS
 
 settings, context = app_state.context()
 person = st.session_state["person"]

@@ -3,7 +3,9 @@
 A method module (or subpackage) defines ``METHOD = Method(...)``: a small declaration the
 harness reads to feed it (inputs, padding or resizing rule, batching, device) and to record
 how it ran, and a ``load`` function that returns the interpolator. Every module of this
-package is discovered automatically: adding a method is adding one module.
+package is discovered automatically: adding a method is adding one module. A method owns its
+priors: its run options (``Option``: ``atdkit bench``, ``interpolate`` and ``train`` offer them)
+and, for training, the flows its network takes beside the frames (``TrainingFlows``).
 
 An interpolator is called as ``interpolate(frame1, frame3, flows)`` with float32 tensors
 (B, 3, H, W) in [0, 1] on the run's device, ``flows`` = (flow 1->3, flow 3->1), each
@@ -23,11 +25,12 @@ import pkgutil
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
+import numpy as np
 import torch
 
-from benchmark.checkpoint import CheckpointError, check_layout, describe_training, layout_of, read_tensors, trained_state, training_info
+from atdkit.benchmark.checkpoint import CheckpointError, check_layout, describe_training, layout_of, read_tensors, trained_state, training_info
 
 
 class Interpolator(Protocol):
@@ -69,20 +72,57 @@ class Resize:
 
 
 @dataclass(frozen=True)
+class Option:
+    """A run option a method takes: the commands in ``commands`` offer it as ``flag`` (e.g. ``--sgm-style``),
+    and the method's ``configure`` receives its value under :attr:`key` (None when not given)."""
+
+    flag: str
+    help: str
+    choices: tuple[str, ...] | None = None
+    type: Callable[[str], object] = str
+    switch: bool = False  # a flag without a value (True when given)
+    metavar: str | None = None  # how the help names its value
+    commands: tuple[str, ...] = ("bench", "interpolate", "train")
+
+    @property
+    def key(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+FrameLoader = Callable[[], np.ndarray]  # a triplet's frames, uint8 RGB (3, H, W, 3), read when called
+
+
+@dataclass(frozen=True)
+class TrainingFlows:
+    """Flows a network takes beside the frames in training (AnimeInterp's SGM flows): computed from frame1 and
+    frame3 of each training triplet once, kept on disk as the official flow files (one folder per triplet).
+
+    ``prepare(items, weight_paths, device, dataset_root, advance)`` takes (triplet id, frame loader) pairs and
+    returns each triplet's folder, computing what is not kept yet and calling ``advance()`` per triplet.
+    """
+
+    describe: str  # what the flows are and how they are made: recorded in checkpoints, checked on --resume
+    weights: tuple[WeightFile, ...]  # the files computing them needs
+    prepare: Callable[[Sequence[tuple[str, FrameLoader]], dict[str, Path], torch.device, Path, Callable[[], None]], dict[str, Path]]
+
+
+@dataclass(frozen=True)
 class Trainable:
     """What ``atdkit train`` needs of a method: its network, fresh or from starting weights.
 
     ``build(weight_paths)`` returns the network initialised from whichever ``starts`` files
     it is given (pretrained parts, or the public checkpoint for fine-tuning), randomly elsewhere.
     ``forward(network, frame1, frame3, flows)`` gives the middle frames; default: the network's
-    own forward. A checkpoint written by ``atdkit train`` holds the network's ``state_dict()``
-    and stands in for the method's weight file ``weights_key``.
+    own forward. ``flows``: the flows it takes beside the frames, None when it takes none. A
+    checkpoint written by ``atdkit train`` holds the network's ``state_dict()`` and stands in for
+    the method's weight file ``weights_key``.
     """
 
     build: Callable[[dict[str, Path]], torch.nn.Module]
     weights_key: str
     starts: tuple[WeightFile, ...] = ()
     forward: Callable[..., torch.Tensor] | None = None
+    flows: TrainingFlows | None = None
 
 
 @dataclass(frozen=True)
@@ -90,14 +130,16 @@ class Method:
     name: str
     summary: str
     load: Callable[[dict[str, Path], torch.device], Interpolator]  # (weight paths by key, device)
-    flows: str = "none"  # precomputed SGM flows: "none", "optional" or "required"
+    flows: str = "none"  # the data's precomputed flows: "none", "optional" or "required"
     fit: Padding | Resize | None = None  # how frames are fitted to what the network accepts
     weights: tuple[WeightFile, ...] = ()
     needs_gpu: bool = False
     batch_size: int = 1  # triplets per call (all of one size)
     trainable: Trainable | None = None  # how ``atdkit train`` builds its network; None: not trainable
     takes_ids: bool = False  # the interpolator also takes ``ids=[triplet ids]`` (e.g. to pick per-triplet settings)
-    configure: Callable[[Method, dict[str, str]], Method] | None = None  # the method under a run's options (atdkit bench --sgm ...)
+    options: tuple[Option, ...] = ()  # run options the commands offer for it
+    configure: Callable[[Method, dict[str, object]], Method] | None = None  # the method under a run's option values
+    given_flows: tuple[tuple[str, str], ...] = ()  # option values implied when the user gives precomputed flows
     settings: tuple[tuple[str, str], ...] = ()  # what configure chose, recorded with the results
 
     def facts(self) -> dict:
@@ -110,9 +152,10 @@ class Method:
             **({"settings": dict(self.settings)} if self.settings else {}),
         }
 
-    def with_options(self, options: dict[str, str]) -> Method:
-        """This method as a run's options configure it (methods without options ignore them)."""
-        return self.configure(self, options) if self.configure else self
+    def with_options(self, options: dict[str, object]) -> Method:
+        """This method as a run's option values configure it (those of other methods are ignored)."""
+        mine = {option.key: options.get(option.key) for option in self.options}
+        return self.configure(self, mine) if self.configure else self
 
 
 @lru_cache(maxsize=1)
@@ -131,6 +174,16 @@ def get(name: str) -> Method:
     if name not in methods:
         raise MethodError(f"unknown method {name!r}; known methods: {', '.join(methods)}")
     return methods[name]
+
+
+def run_options(command: str) -> list[tuple[Option, list[str]]]:
+    """The options ``atdkit COMMAND`` offers for the methods, each once, with the methods that take it."""
+    found: dict[str, tuple[Option, list[str]]] = {}
+    for method in available().values():
+        for option in method.options:
+            if command in option.commands:
+                found.setdefault(option.flag, (option, []))[1].append(method.name)
+    return list(found.values())
 
 
 def weightless() -> list[str]:

@@ -1,4 +1,4 @@
-"""``animeinterp-norfr``: see :mod:`benchmark.methods.animeinterp.method`."""
-from benchmark.methods.animeinterp.method import NO_RFR as METHOD
+"""``animeinterp-norfr``: see :mod:`atdkit.benchmark.methods.animeinterp.method`."""
+from atdkit.benchmark.methods.animeinterp.method import NO_RFR as METHOD
 
 __all__ = ["METHOD"]

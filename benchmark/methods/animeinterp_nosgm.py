@@ -1,4 +1,4 @@
-"""``animeinterp-nosgm``: see :mod:`benchmark.methods.animeinterp.method`."""
-from benchmark.methods.animeinterp.method import NO_SGM as METHOD
+"""``animeinterp-nosgm``: see :mod:`atdkit.benchmark.methods.animeinterp.method`."""
+from atdkit.benchmark.methods.animeinterp.method import NO_SGM as METHOD
 
 __all__ = ["METHOD"]

@@ -1,7 +1,7 @@
 """``blend``: the mean of the two inputs, unrounded. What interpolation without motion gives."""
 from __future__ import annotations
 
-from benchmark.methods import Method
+from atdkit.benchmark.methods import Method
 
 
 def load(weights, device):

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from benchmark.methods import Method
+from atdkit.benchmark.methods import Method
 
 PROJECTION_SCALE = 2
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM

@@ -1,7 +1,7 @@
 """``repeat``: the first frame again. The floor every method must clear (a held drawing scores infinite PSNR)."""
 from __future__ import annotations
 
-from benchmark.methods import Method
+from atdkit.benchmark.methods import Method
 
 
 def load(weights, device):

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from atdkit.store import atomic_path
-from benchmark.checkpoint import TRAINING, CheckpointError, describe_training, read_tensors, training_info
-from benchmark.training.settings import OPTIONS, TrainError
+from atdkit.benchmark.checkpoint import TRAINING, CheckpointError, describe_training, read_tensors, training_info
+from atdkit.benchmark.training.settings import OPTIONS, TrainError
 
 LAST, BEST = "last.pt", "best.pt"
 MODEL = "model_state_dict"

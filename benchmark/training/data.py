@@ -3,13 +3,14 @@
 Which triplets: those of ``triplets.parquet``, less the ones ``labels.parquet`` rejects (``kept``
 false), restricted to the ``train`` side of ``splits.parquet`` when it exists (the test side is
 never seen). A share of them (``--val-fraction``) is held out for validation, whole sources at
-a time (``pipelines.split.choose_split``, stratified by difficulty when labelled); a dataset of
-a single film holds out the last triplets of the film instead.
+a time (:func:`atdkit.pipelines.statistics.split.choose_split`, stratified by difficulty when
+labelled); a dataset of a single film holds out the last triplets of the film instead.
 
 Training items are crops: the three frames rescaled to the training size (Pillow Lanczos, as
 the benchmark reads them), one random square crop, a random horizontal flip and a random
-reversal of the triplet, with the SGM flows (when the network takes them) cropped, flipped
-(x negated) and swapped alike. The order of an epoch and each crop's randomness come from
+reversal of the triplet, with the flows the network takes beside the frames (when it takes any:
+the method's ``TrainingFlows``, one folder of flow files per triplet) cropped, flipped (x negated)
+and swapped alike. The order of an epoch and each crop's randomness come from
 (seed, step) alone, so a resumed run sees exactly what an uninterrupted one would, whatever
 the number of workers or processes.
 """
@@ -27,12 +28,11 @@ import pyarrow.compute as pc
 import torch
 from torch.utils.data import Dataset as TorchDataset, Sampler
 
-from atdkit.store import Dataset
-from benchmark.data import read_rgb, resize_rgb
-from benchmark.training import sgm_flows
-from benchmark.training.settings import TrainError
-from pipelines.split import SplitError, choose_split, human_levels
-from pipelines.tables import DatasetError, read_dataset_table, table_path
+from atdkit.benchmark.training.settings import TrainError
+from atdkit.images import read_rgb, resize_lanczos
+from atdkit.pipelines.formats.atd12k import read_flows_window
+from atdkit.pipelines.statistics.split import SplitError, choose_split, human_levels
+from atdkit.store import Dataset, DatasetError
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,12 @@ def open_training_data(root: str | Path, val_fraction: float, seed: int) -> Trai
     """The training and validation triplets of the atdkit dataset ``root``; TrainError (one line) when there are none."""
     dataset = Dataset(root)
     try:
-        triplets = read_dataset_table(dataset, "triplets", required=True)
-        labels = read_dataset_table(dataset, "labels")
-        splits = read_dataset_table(dataset, "splits")
+        triplets = dataset.read("triplets", required=True)
+        labels = dataset.read("labels")
+        splits = dataset.read("splits")
     except DatasetError as error:
         raise TrainError(str(error)) from None
-    where = f"in {table_path(dataset, 'triplets')}"
+    where = f"in {dataset.table_path('triplets')}"
     if labels is not None:
         rejected = set(labels.filter(pc.invert(labels["kept"].fill_null(True)))["triplet_id"].to_pylist())
         triplets = triplets.filter(pc.invert(pc.is_in(triplets["triplet_id"], value_set=pa.array(sorted(rejected), pa.string()))))
@@ -111,8 +111,8 @@ def _hold_out(triplets, rows: list[dict], levels: np.ndarray, fraction: float, s
 
 
 def load_frames(triplet: TrainingTriplet, size: tuple[int, int]) -> np.ndarray:
-    """The triplet's frames as uint8 RGB (3, H, W, 3) at ``size`` (W, H); ValueError naming the file when one is unreadable."""
-    return np.stack([resize_rgb(read_rgb(path), size) for path in triplet.frames])
+    """The triplet's frames as uint8 RGB (3, H, W, 3) at ``size`` (W, H); ImageError naming the file when one is unreadable."""
+    return np.stack([resize_lanczos(read_rgb(path), size) for path in triplet.frames])
 
 
 def to_sample(frames: np.ndarray, flows: np.ndarray | None) -> dict[str, torch.Tensor]:
@@ -126,8 +126,8 @@ def to_sample(frames: np.ndarray, flows: np.ndarray | None) -> dict[str, torch.T
 class TrainingCrops(TorchDataset):
     """Items ``(index, seed)``: a randomly cropped, flipped and reversed triplet (see the module doc)."""
 
-    def __init__(self, triplets: list[TrainingTriplet], size: tuple[int, int], crop: int, flows_root: Path | None):
-        self.triplets, self.size, self.crop, self.flows_root = triplets, size, crop, flows_root
+    def __init__(self, triplets: list[TrainingTriplet], size: tuple[int, int], crop: int, flow_folders: dict[str, Path] | None):
+        self.triplets, self.size, self.crop, self.flow_folders = triplets, size, crop, flow_folders
 
     def __len__(self) -> int:
         return len(self.triplets)
@@ -142,8 +142,8 @@ class TrainingCrops(TorchDataset):
         window = (slice(top, top + self.crop), slice(left, left + self.crop))
         frames = load_frames(triplet, self.size)[:, window[0], window[1]]
         flows = None
-        if self.flows_root is not None:
-            flows = sgm_flows.read_window(self.flows_root, triplet.triplet_id, self.size, window)
+        if self.flow_folders is not None:
+            flows = read_flows_window(self.flow_folders[triplet.triplet_id], self.size[::-1], window)
         if flip:
             frames = frames[:, :, ::-1]
             if flows is not None:
@@ -154,10 +154,10 @@ class TrainingCrops(TorchDataset):
 
 
 class WholeTriplets(TorchDataset):
-    """Validation items: whole triplets at the training size, with their SGM flows when the network takes them."""
+    """Validation items: whole triplets at the training size, with their flows when the network takes them."""
 
-    def __init__(self, triplets: list[TrainingTriplet], size: tuple[int, int], flows_root: Path | None):
-        self.triplets, self.size, self.flows_root = triplets, size, flows_root
+    def __init__(self, triplets: list[TrainingTriplet], size: tuple[int, int], flow_folders: dict[str, Path] | None):
+        self.triplets, self.size, self.flow_folders = triplets, size, flow_folders
 
     def __len__(self) -> int:
         return len(self.triplets)
@@ -165,8 +165,8 @@ class WholeTriplets(TorchDataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         triplet = self.triplets[index]
         flows = None
-        if self.flows_root is not None:
-            flows = sgm_flows.read_window(self.flows_root, triplet.triplet_id, self.size, (slice(None), slice(None)))
+        if self.flow_folders is not None:
+            flows = read_flows_window(self.flow_folders[triplet.triplet_id], self.size[::-1], (slice(None), slice(None)))
         return to_sample(load_frames(triplet, self.size), flows)
 
 

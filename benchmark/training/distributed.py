@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from benchmark.harness import BenchError, choose_device
-from benchmark.training.settings import TrainError
+from atdkit.benchmark.harness import BenchError, choose_device
+from atdkit.benchmark.training.settings import TrainError
 
 
 @dataclass(frozen=True)

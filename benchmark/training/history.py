@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from atdkit.store import write_file
-from pipelines.plots import png
+from atdkit.pipelines.statistics.plots import png
 
 COLUMNS = ("step", "epoch", "loss", "lr", "val_psnr")
 

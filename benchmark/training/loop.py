@@ -3,14 +3,14 @@ with the paper's recipe (section 4.4).
 
 A method is trainable when its declaration has a ``Trainable``: how to build its network
 (randomly, or from starting weight files) and how to call it. Each step takes a batch of
-augmented crops (``benchmark.training.data``), fits them to the method's padding or resizing
-rule (``benchmark.harness.fit_inputs``), and lowers the L1 distance between the predicted
+augmented crops (:mod:`.data`), fits them to the method's padding or resizing
+rule (:func:`atdkit.benchmark.harness.fit_inputs`), and lowers the L1 distance between the predicted
 and the true middle frames with Adam (learning rate 1e-4 from scratch, 1e-6 when fine-tuning
 from a checkpoint of the whole network, under a ``--schedule``). At each epoch's end, and at
 the last step, the validation triplets are interpolated whole at the training size and scored
 by PSNR. On CUDA the steps run under autocast (fp16) with gradient scaling; under ``torchrun``
 each process trains on its share of every batch and DistributedDataParallel averages the
-gradients. Checkpoints, history and plot: ``benchmark.training.checkpoints`` and ``history``.
+gradients. Checkpoints, history and plot: :mod:`.checkpoints` and :mod:`.history`.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -30,17 +31,16 @@ from torch.utils.data import DataLoader
 
 import atdkit
 from atdkit.store import Dataset, DatasetBusyError
-from benchmark import methods as registry
-from benchmark.checkpoint import CheckpointError
-from benchmark.harness import device_name, fit_inputs
-from benchmark.methods import Method, MethodError
-from benchmark.methods.animeinterp.method import VGG19
-from benchmark.training import checkpoints, distributed, sgm_flows
-from benchmark.training.data import TrainingCrops, TrainingData, TrainingOrder, WholeTriplets, open_training_data
-from benchmark.training.distributed import Ranks
-from benchmark.training.history import History
-from benchmark.training.schedule import Schedule, parse_schedule
-from benchmark.training.settings import LR_FINE_TUNING, LR_FROM_SCRATCH, TrainError, TrainSettings
+from atdkit.benchmark import methods as registry
+from atdkit.benchmark.checkpoint import CheckpointError
+from atdkit.benchmark.harness import device_name, fit_inputs
+from atdkit.benchmark.methods import Method, MethodError, TrainingFlows
+from atdkit.benchmark.training import checkpoints, distributed
+from atdkit.benchmark.training.data import TrainingCrops, TrainingData, TrainingOrder, WholeTriplets, load_frames, open_training_data
+from atdkit.benchmark.training.distributed import Ranks
+from atdkit.benchmark.training.history import History
+from atdkit.benchmark.training.schedule import Schedule, parse_schedule
+from atdkit.benchmark.training.settings import LR_FINE_TUNING, LR_FROM_SCRATCH, TrainError, TrainSettings
 
 
 @dataclass
@@ -73,9 +73,10 @@ def trainable_method(method: str | Method) -> Method:
     return method
 
 
-def starting_weights(method: Method, given: dict[str, Path], flows: bool) -> dict[str, Path]:
+def starting_weights(method: Method, given: dict[str, Path]) -> dict[str, Path]:
     """The starting weight files given with --weights, found and checked (an atdkit-train checkpoint of another method is refused)."""
-    allowed = [weight.key for weight in method.trainable.starts] + ([VGG19.key] if flows else [])
+    flows = method.trainable.flows
+    allowed = [weight.key for weight in (*method.trainable.starts, *(flows.weights if flows else ()))]
     for key in given:
         if key not in allowed:
             takes = f"it takes {', '.join(allowed)}" if allowed else "it takes none"
@@ -175,19 +176,25 @@ class Trainer:
 
 
 def train(method: str | Method, data: str | Path, out: str | Path, settings: TrainSettings = TrainSettings(), *,
-          weights: dict[str, Path] | None = None, resume: bool = False, console: Console | None = None) -> TrainReport:
+          weights: dict[str, Path] | None = None, options: dict[str, object] | None = None, resume: bool = False,
+          console: Console | None = None) -> TrainReport:
     """Train ``method``'s network on the atdkit dataset ``data`` into the run folder ``out`` (see the module doc).
 
-    ``weights``: starting weight files by key (and SGM's ``vgg19``). Raises TrainError (one line)
-    when the run cannot start or go on; a run interrupted at any point continues with ``resume``.
+    ``weights``: starting weight files by key, and those the network's flows need (SGM's ``vgg19``).
+    ``options``: the method's run option values by key (e.g. ``{"no_sgm": True}``). Raises TrainError (one
+    line) when the run cannot start or go on; a run interrupted at any point continues with ``resume``.
     """
     console = console or Console(stderr=True)
     settings.check()
-    method = trainable_method(method)
+    declared = trainable_method(method)
+    try:
+        method = declared.with_options(options or {})
+    except MethodError as error:
+        raise TrainError(str(error)) from None
     ranks, device = distributed.start(settings.device)
     try:
         return Run(method, Path(data), Path(out), settings, {key: Path(path) for key, path in (weights or {}).items()},
-                   resume, ranks, device, console).go()
+                   resume, ranks, device, console, declared.trainable.flows).go()
     finally:
         distributed.stop()
 
@@ -196,10 +203,11 @@ class Run:
     """One call of :func:`train`: the checks, then the steps."""
 
     def __init__(self, method: Method, data: Path, out: Path, settings: TrainSettings, given: dict[str, Path], resume: bool,
-                 ranks: Ranks, device: torch.device, console: Console):
+                 ranks: Ranks, device: torch.device, console: Console, declared_flows: TrainingFlows | None = None):
         self.method, self.out, self.settings, self.ranks, self.device, self.console = method, out, settings, ranks, device, console
-        self.flows = settings.sgm and sgm_flows.takes_sgm_flows(method)
-        self.starts = starting_weights(method, given, self.flows)
+        self.declared_flows = declared_flows  # the method's flows before the run's options (which may turn them off)
+        self.flows = method.trainable.flows
+        self.starts = starting_weights(method, given)
         self.data: TrainingData = open_training_data(data, settings.val_fraction, settings.seed)
         self.fingerprint = self.data.fingerprint()
         if settings.batch_size % ranks.world:
@@ -216,22 +224,45 @@ class Run:
         fine_tuning = method.trainable.weights_key in self.starts
         self.lr = settings.lr or (LR_FINE_TUNING if fine_tuning else LR_FROM_SCRATCH)
         self.amp = settings.amp and device.type == "cuda"
-        self.recorded = settings.recorded(self.lr, self.schedule.spec(), self.flows, self.amp)
+        self.recorded = settings.recorded(self.lr, self.schedule.spec(), self.flows.describe if self.flows else None, self.amp)
         self.last = checkpoints.read_last(out, method.name, self.recorded, self.fingerprint) if resume else None
         if not resume and (out / checkpoints.LAST).exists():
             raise TrainError(f"{out / checkpoints.LAST} exists: {out} holds a run; continue it with --resume or choose another --out")
-        self.vgg = self._vgg_file(given) if self.flows else None
+        self.flow_weights = self._flow_weights(given) if self.flows else {}
 
-    def _vgg_file(self, given: dict[str, Path]) -> Path | None:
-        """SGM's VGG-19 weights, when some triplet's flows are not cached yet."""
-        triplets = self.data.train + self.data.val
-        if all(sgm_flows.is_cached(self.data.root, t.triplet_id, self.settings.size) for t in triplets):
+    def _flow_weights(self, given: dict[str, Path]) -> dict[str, Path]:
+        """The weight files computing the network's flows needs, found and checked."""
+        paths = {}
+        for weight in self.flows.weights:
+            path = registry.locate(weight, given)
+            if path is None:
+                off = [option.flag for option in self.method.options if option.switch and "train" in option.commands]
+                raise TrainError(f"{registry.missing_message(self.method, weight, given)} (for its {self.flows.describe})"
+                                 + (f"; or train without them: {off[0]}" if off else ""))
+            paths[weight.key] = path
+        return paths
+
+    def _flow_folders(self) -> dict[str, Path] | None:
+        """Each triplet's folder of flows, computed first where missing (by the main process; the others wait)."""
+        if self.flows is None:
             return None
-        path = registry.locate(VGG19, given)
-        if path is None:
-            raise TrainError(f"{registry.missing_message(self.method, VGG19, given)} (SGM flows for training); "
-                             "or train on zero flows with --no-sgm")
-        return path
+        triplets = self.data.train + self.data.val
+        items = [(t.triplet_id, partial(load_frames, t, self.settings.size)) for t in triplets]
+        folders = None
+        for turn in ("main", "others"):
+            if (turn == "main") == self.ranks.main:
+                columns = (TextColumn("flows"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+                with Progress(*columns, console=self.console, transient=True, disable=not self.ranks.main) as progress:
+                    task = progress.add_task("flows", total=len(items))
+                    try:
+                        folders = self.flows.prepare(items, self.flow_weights, self.device, self.data.root,
+                                                     lambda: progress.advance(task))
+                    except (MethodError, CheckpointError, ValueError, OSError) as error:
+                        raise TrainError(one_line(error)) from None
+            distributed.barrier(self.ranks)
+        if self.ranks.main:
+            self.console.print(f"{self.flows.describe}: ready for {len(folders)} triplets", highlight=False)
+        return folders
 
     def go(self) -> TrainReport:
         lock = Dataset(self.out).writing() if self.ranks.main else contextlib.nullcontext()
@@ -239,18 +270,11 @@ class Run:
             with lock:
                 return self._train()
         except DatasetBusyError:
-            raise TrainError(f"{self.out}: another process is writing to this run folder (or SGM flows to {self.data.root})") from None
+            raise TrainError(f"{self.out}: another process is writing to this run folder") from None
 
     def _train(self) -> TrainReport:
         settings, ranks, console = self.settings, self.ranks, self.console
-        if self.vgg is not None and ranks.main:
-            try:
-                computed = sgm_flows.cache_flows(self.data.root, self.data.train + self.data.val, settings.size, self.vgg, self.device, console)
-            except CheckpointError as error:
-                raise TrainError(str(error)) from None
-            console.print(f"SGM flows of {computed} triplets computed at {settings.size[0]}x{settings.size[1]} into "
-                          f"{self.data.root / sgm_flows.FOLDER}", highlight=False)
-        distributed.barrier(ranks)
+        self.flow_folders = self._flow_folders()
         torch.backends.cudnn.benchmark = self.device.type == "cuda"  # fixed crop and frame sizes: let cuDNN pick its fastest kernels
         torch.manual_seed(settings.seed)
         try:
@@ -268,8 +292,7 @@ class Run:
         if ranks.main:
             self._describe(step)
         order = TrainingOrder(len(self.data.train), settings.batch_size, settings.seed, step, self.target, ranks.rank, ranks.world)
-        flows_root = self.data.root if self.flows else None
-        loader = DataLoader(TrainingCrops(self.data.train, settings.size, settings.crop, flows_root), sampler=order,
+        loader = DataLoader(TrainingCrops(self.data.train, settings.size, settings.crop, self.flow_folders), sampler=order,
                             batch_size=settings.batch_size // ranks.world, num_workers=settings.workers,
                             pin_memory=self.device.type == "cuda", generator=torch.Generator().manual_seed(settings.seed))
         if self.last is not None:
@@ -314,7 +337,9 @@ class Run:
         precision = "fp16 autocast with gradient scaling" if self.amp else "fp32"
         processes = f", {self.ranks.world} processes" if self.ranks.world > 1 else ""
         parts = f" in {settings.accumulate} micro-batches" if settings.accumulate > 1 else ""
-        inputs = f"SGM flows {'on' if self.flows else 'off (--no-sgm)'}, " if sgm_flows.takes_sgm_flows(self.method) else ""
+        declared = self.declared_flows
+        inputs = f"{self.flows.describe}, " if self.flows else (f"zero flows instead of its {declared.describe.split(',')[0]}, "
+                                                                if declared else "")
         self.console.print(
             f"training {self.method.name} on {self.data.describe()}; frames {settings.size[0]}x{settings.size[1]}, "
             f"crops {settings.crop}x{settings.crop}, batch {settings.batch_size}{parts}, {self.steps_per_epoch} steps per epoch, "
@@ -343,8 +368,7 @@ class Run:
 
     def _validate_and_save(self, trainer: Trainer, history: History, step: int) -> None:
         """Validate; best.pt when the PSNR is the best yet (written before last.pt, which records it as best); last.pt."""
-        loader = DataLoader(WholeTriplets(self.data.val[self.ranks.rank::self.ranks.world], self.settings.size,
-                                          self.data.root if self.flows else None),
+        loader = DataLoader(WholeTriplets(self.data.val[self.ranks.rank::self.ranks.world], self.settings.size, self.flow_folders),
                             batch_size=self.settings.batch_size // self.ranks.world, num_workers=self.settings.workers,
                             generator=torch.Generator())  # not the global generator: validating must not change the run's randomness
         try:
@@ -365,14 +389,3 @@ class Run:
             self.console.print(f"{where}: training loss {sum(recent) / len(recent):.4f}, validation PSNR {psnr:.2f} dB"
                                f"{' (best: best.pt)' if better else f' (best {self.best:.2f} dB at step {self.best_step})'}",
                                highlight=False)
-
-
-def print_summary(console: Console, report: TrainReport) -> None:
-    if not report.main:
-        return
-    best = f"best validation PSNR {report.best_val_psnr:.2f} dB at step {report.best_step}" if report.best_val_psnr is not None else "not validated yet"
-    speed = f", {report.samples_per_second:.2f} samples/s" if report.samples_per_second else ""
-    console.print(f"{report.method}: {report.steps} steps ({report.epochs} epochs){speed}; {best}; "
-                  f"{report.out} holds best.pt, last.pt, history.csv, training.png", highlight=False, soft_wrap=True)
-    console.print(f"score it: atdkit bench --methods {report.method} --weights {report.weights_key}={report.out / checkpoints.BEST} ...",
-                  highlight=False, soft_wrap=True)

@@ -1,7 +1,7 @@
 """What an ``atdkit train`` run is asked to do, checked before anything runs.
 
 The settings that decide the numbers (sizes, batch, learning rate and schedule, validation
-share, seed, inputs, precision) are recorded in every checkpoint; ``--resume`` refuses to
+share, seed, the network's flows, precision) are recorded in every checkpoint; ``--resume`` refuses to
 continue a run under different ones. How long to train, how often to save, the workers, the
 micro-batches and the device may change between a run and its resumption.
 """
@@ -28,12 +28,11 @@ class TrainSettings:
     batch_size: int = PAPER_BATCH  # triplets per step, over all processes
     accumulate: int = 1  # micro-batches each process splits its share of a step into (gradients accumulated): less memory, same step
     lr: float | None = None  # None: LR_FINE_TUNING with a starting checkpoint of the whole network, else LR_FROM_SCRATCH
-    schedule: str = "constant"  # see benchmark.training.schedule
+    schedule: str = "constant"  # see atdkit.benchmark.training.schedule
     steps: int | None = None  # train until this many steps ...
     epochs: int | None = None  # ... or epochs (DEFAULT_EPOCHS when neither is given)
     val_fraction: float = 0.1  # share of the training triplets held out for validation, by source
     save_every: int = 500  # steps between two saves of last.pt (it is saved at each epoch's end too)
-    sgm: bool = True  # feed SGM flows to networks that take them (False: zero flows)
     amp: bool = True  # mixed precision (autocast + gradient scaling), on CUDA only
     seed: int = 0
     workers: int = min(4, os.cpu_count() or 1)  # data-loading processes
@@ -64,15 +63,15 @@ class TrainSettings:
         """The step the run ends at."""
         return self.steps if self.steps is not None else (self.epochs or DEFAULT_EPOCHS) * steps_per_epoch
 
-    def recorded(self, lr: float, schedule: str, flows: bool, amp: bool) -> dict:
+    def recorded(self, lr: float, schedule: str, flows: str | None, amp: bool) -> dict:
         """The settings that decide the numbers, as resolved for this run (what a resumed run must repeat)."""
         return {
             "size": list(self.size), "crop": self.crop, "batch_size": self.batch_size, "lr": lr, "schedule": schedule,
-            "val_fraction": self.val_fraction, "seed": self.seed, "sgm_flows": flows, "mixed_precision": amp,
+            "val_fraction": self.val_fraction, "seed": self.seed, "flows": flows, "mixed_precision": amp,
         }
 
 
 OPTIONS = {  # recorded setting -> the option that sets it, for messages
     "size": "--size", "crop": "--crop", "batch_size": "--batch-size", "lr": "--lr", "schedule": "--schedule",
-    "val_fraction": "--val-fraction", "seed": "--seed", "sgm_flows": "--no-sgm", "mixed_precision": "--no-amp / --device",
+    "val_fraction": "--val-fraction", "seed": "--seed", "flows": "the method's options", "mixed_precision": "--no-amp / --device",
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmark.layers.grid_blocks import downsample_block, residual_block, upsample_block
+from atdkit.benchmark.layers.grid_blocks import downsample_block, residual_block, upsample_block
 
 
 class GridNet(nn.Module):

@@ -4,15 +4,17 @@
 - ``animeinterp-nosgm``: the same network started from a zero flow ("w/o SGM");
 - ``animeinterp-norfr``: the SGM flows used directly for warping and synthesis ("w/o RFR").
 
-Run options (``atdkit bench --sgm ... --sgm-style ...``) choose where the SGM flows come from:
-computed from the frames (the default; segmentation on the CPU, VGG-19 on the run's device,
-fp32 even under ``--fp16``), or the dataset's precomputed flows (``--sgm precomputed``: the
-released ``test_2k_pre_calc_sgm_flows/``, as the official test script ran it). The line style
-is picked per triplet from its name (``auto``: "western" for Disney triplets, as the official
-scripts did) or fixed. ``--sgm-cache DIR`` keeps computed flows in DIR (:mod:`.sgm.cache`) and
-reads them back for the same frames: the other SGM method of the run, a resumed run, a run with
-another checkpoint. Frames are padded to a multiple of 4 px (the GridNet halves them twice);
-at the benchmark's 960x540 nothing is padded.
+Its run options (:data:`OPTIONS`) choose where the SGM flows come from: computed from the frames
+(the default; segmentation on the CPU, VGG-19 on the run's device, fp32 even under ``--fp16``),
+or the data's precomputed flows (``--sgm precomputed``: the released
+``test_2k_pre_calc_sgm_flows/``, as the official test script ran it; implied by ``atdkit
+interpolate --flows``). The line style is picked per triplet from its name (``auto``: "western"
+for Disney triplets, as the official scripts did) or fixed. ``--sgm-cache DIR`` keeps computed
+flows in DIR (:mod:`.sgm.cache`) and reads them back for the same frames: the other SGM method
+of the run, a resumed run, a run with another checkpoint, a training run. Training computes
+each triplet's flows once at the training size into the same kind of cache (default
+``DATASET_DIR/sgm_flows/``); ``--no-sgm`` trains on zero flows instead. Frames are padded to a
+multiple of 4 px (the GridNet halves them twice); at the benchmark's 960x540 nothing is padded.
 """
 from __future__ import annotations
 
@@ -23,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.checkpoint import CheckpointError
-from benchmark.methods import Method, MethodError, Padding, Trainable, WeightFile, sha256
-from benchmark.methods.animeinterp.model import AnimeInterp
-from benchmark.methods.animeinterp.sgm.lines import STYLES, style_for
+from atdkit.benchmark.checkpoint import CheckpointError
+from atdkit.benchmark.methods import Method, MethodError, Option, Padding, Trainable, TrainingFlows, WeightFile, sha256
+from atdkit.benchmark.methods.animeinterp.model import AnimeInterp
+from atdkit.benchmark.methods.animeinterp.sgm.lines import STYLES, style_for
 
 CHECKPOINT = WeightFile(
     key="animeinterp", filename="anime_interp_full.ckpt",
@@ -40,6 +42,17 @@ VGG19 = WeightFile(
 FIT = Padding(multiple=4)
 SGM_SOURCES = ("compute", "precomputed")
 SGM_STYLES = ("auto", *STYLES)
+TRAINING_CACHE = "sgm_flows"  # training's default cache folder, in the dataset
+OPTIONS = (
+    Option("--sgm", "AnimeInterp's SGM flows: computed from the frames (default) or the data's precomputed ones",
+           choices=SGM_SOURCES, commands=("bench", "interpolate")),
+    Option("--sgm-style", "SGM line style (default auto: per triplet, western for Disney triplets as the official scripts)",
+           choices=SGM_STYLES),
+    Option("--sgm-cache", "keep computed SGM flows in DIR and read them back for the same frames (bench default: none; "
+           f"train default: DATASET_DIR/{TRAINING_CACHE})", type=Path, metavar="DIR", commands=("bench", "train")),
+    Option("--no-sgm", "train on zero flows instead of SGM flows (no VGG-19 needed; score it as animeinterp-nosgm)",
+           switch=True, commands=("train",)),
+)
 
 
 def load_model(weights: dict, device: torch.device) -> AnimeInterp:
@@ -49,22 +62,33 @@ def load_model(weights: dict, device: torch.device) -> AnimeInterp:
         raise MethodError(str(error)) from None
 
 
+def load_vgg(weights: dict, device: torch.device):
+    from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures
+
+    try:
+        return VGGFeatures.from_file(weights[VGG19.key], device=device)
+    except CheckpointError as error:
+        raise MethodError(str(error)) from None
+
+
+def make_cache_folder(cache: Path) -> Path:
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise MethodError(f"--sgm-cache {cache}: cannot make this folder ({error.strerror})") from None
+    return cache
+
+
 def load_sgm(weights: dict, device: torch.device, style: str, cache: Path | None = None):
     """A function (frame0, frame1, flows, ids) -> (flow01, flow10): SGM flows of a batch, on the
     frames' device; with ``cache`` (a folder), kept there per triplet id and read back for the same frames."""
-    from benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm
-    from benchmark.methods.animeinterp.sgm.cache import FlowCache
+    from atdkit.benchmark.methods.animeinterp.sgm import compute_sgm
+    from atdkit.benchmark.methods.animeinterp.sgm.cache import FlowCache
 
-    try:
-        vgg = VGGFeatures.from_file(weights[VGG19.key], device=device)
-    except CheckpointError as error:
-        raise MethodError(str(error)) from None
-    if cache is not None:
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise MethodError(f"--sgm-cache {cache}: cannot make this folder ({error.strerror})") from None
+    vgg = load_vgg(weights, device)
     vgg_digest = sha256(weights[VGG19.key]) if cache is not None else ""
+    if cache is not None:
+        make_cache_folder(cache)
 
     def sgm_pair(frame0: np.ndarray, frame1: np.ndarray, pair_style: str) -> tuple[np.ndarray, np.ndarray]:
         return compute_sgm(frame0, frame1, vgg, style=pair_style)[:2]
@@ -108,23 +132,53 @@ def load_nosgm(weights, device):
     return lambda frame1, frame3, flows: model(frame1, frame3, None, None)[0]
 
 
-def configure(method: Method, options: dict[str, str]) -> Method:
+def training_flows(style: str, cache: Path | None) -> TrainingFlows:
+    """SGM flows between frame1 and frame3 of each training triplet, kept in a :class:`~.sgm.cache.FlowCache`."""
+
+    def prepare(items, weights: dict, device: torch.device, dataset_root: Path, advance) -> dict[str, Path]:
+        from atdkit.benchmark.methods.animeinterp.sgm import compute_sgm
+        from atdkit.benchmark.methods.animeinterp.sgm.cache import FlowCache
+
+        root, digest, vgg = make_cache_folder(cache or Path(dataset_root) / TRAINING_CACHE), sha256(weights[VGG19.key]), []
+        folders = {}
+        for triplet_id, load_frames in items:
+            frames = load_frames()
+            pair_style = style_for(triplet_id) if style == "auto" else style
+
+            def compute(frames=frames, pair_style=pair_style):
+                vgg[:] = vgg or [load_vgg(weights, device)]  # read (548 MB) only when some flows are missing
+                return compute_sgm(frames[0], frames[2], vgg[0], style=pair_style)[:2]
+
+            folders[triplet_id] = FlowCache(root, digest, pair_style).ensure(triplet_id, frames[0], frames[2], compute)
+            advance()
+        return folders
+
+    where = cache or f"DATASET_DIR/{TRAINING_CACHE}"
+    return TrainingFlows(f"SGM flows, line style {style}, kept in {where}", (VGG19,), prepare)
+
+
+def configure(method: Method, options: dict[str, object]) -> Method:
     """``method`` with its SGM flows taken as ``options`` say: ``sgm`` (compute | precomputed),
-    ``sgm_style`` (auto | japan | western), ``sgm_cache`` (a folder for computed flows, or absent)."""
-    sgm, style, cache = options.get("sgm", "compute"), options.get("sgm_style", "auto"), options.get("sgm_cache")
+    ``sgm_style`` (auto | japan | western), ``sgm_cache`` (a folder for computed flows, or None) and,
+    for training, ``no_sgm`` (zero flows)."""
+    sgm, style, cache = options.get("sgm") or "compute", options.get("sgm_style") or "auto", options.get("sgm_cache")
     if sgm not in SGM_SOURCES or style not in SGM_STYLES:
         raise MethodError(f"--sgm must be one of {', '.join(SGM_SOURCES)} and --sgm-style one of {', '.join(SGM_STYLES)}")
+    if cache and Path(cache).exists() and not Path(cache).is_dir():
+        raise MethodError(f"--sgm-cache {cache}: a file, not a folder")
+    cache = Path(cache) if cache else None
+    if method.trainable is not None:
+        flows = None if options.get("no_sgm") else training_flows(style, cache)
+        method = replace(method, trainable=replace(method.trainable, flows=flows))
     if sgm == "precomputed":
         if cache:
             raise MethodError("--sgm-cache keeps computed SGM flows; it does not go with --sgm precomputed")
         return replace(method, load=partial(method.load, sgm=sgm), flows="required", weights=(CHECKPOINT,),
                        takes_ids=False, settings=(("sgm", "precomputed flows of the data"),))
     settings = (("sgm", "computed from the frames"), ("sgm_style", style))
-    if cache and Path(cache).exists() and not Path(cache).is_dir():
-        raise MethodError(f"--sgm-cache {cache}: a file, not a folder")
     if cache:
-        settings += (("sgm_cache", f"{Path(cache).resolve()} (seconds per triplet leave out flows read back from it)"),)
-    return replace(method, load=partial(method.load, style=style, cache=Path(cache) if cache else None), settings=settings)
+        settings += (("sgm_cache", f"{cache.resolve()} (seconds per triplet leave out flows read back from it)"),)
+    return replace(method, load=partial(method.load, style=style, cache=cache), settings=settings)
 
 
 def build_network(weights: dict) -> AnimeInterp:
@@ -136,10 +190,13 @@ def network_forward(network: AnimeInterp, frame1, frame3, flows):
     return network(frame1, frame3, *(flows or (None, None)))[0]
 
 
-TRAINABLE = Trainable(build_network, CHECKPOINT.key, starts=(CHECKPOINT,), forward=network_forward)
+TRAINABLE = Trainable(build_network, CHECKPOINT.key, starts=(CHECKPOINT,), forward=network_forward,
+                      flows=training_flows("auto", None))
 FULL = Method("animeinterp", "AnimeInterp: SGM flows, RFR refinement, splatting + GridNet synthesis",
-              load_full, fit=FIT, weights=(CHECKPOINT, VGG19), trainable=TRAINABLE, takes_ids=True, configure=configure)
+              load_full, fit=FIT, weights=(CHECKPOINT, VGG19), trainable=TRAINABLE, takes_ids=True, options=OPTIONS,
+              configure=configure, given_flows=(("sgm", "precomputed"),))
 NO_SGM = Method("animeinterp-nosgm", "AnimeInterp w/o SGM: RFR from a zero flow, splatting + GridNet synthesis",
                 load_nosgm, fit=FIT, weights=(CHECKPOINT,))
 NO_RFR = Method("animeinterp-norfr", "AnimeInterp w/o RFR: SGM flows used directly for splatting + GridNet synthesis",
-                load_norfr, fit=FIT, weights=(CHECKPOINT, VGG19), takes_ids=True, configure=configure)
+                load_norfr, fit=FIT, weights=(CHECKPOINT, VGG19), takes_ids=True, options=OPTIONS[:3],
+                configure=configure, given_flows=(("sgm", "precomputed"),))

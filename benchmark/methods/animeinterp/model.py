@@ -11,11 +11,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmark.checkpoint import CheckpointError, check_layout, layout_of, read_tensors, state_dict_of
-from benchmark.layers.feature_pyramid import FeatureExtractor
-from benchmark.methods.animeinterp.gridnet import GridNet
-from benchmark.methods.animeinterp.rfr import RFR, resize_flow
-from benchmark.ops.splatting import softsplat
+from atdkit.benchmark.checkpoint import CheckpointError, check_layout, layout_of, read_tensors, state_dict_of
+from atdkit.benchmark.layers.feature_pyramid import FeatureExtractor
+from atdkit.benchmark.methods.animeinterp.gridnet import GridNet
+from atdkit.benchmark.methods.animeinterp.rfr import RFR, resize_flow
+from atdkit.benchmark.ops.splatting import softsplat
 
 
 class AnimeInterp(nn.Module):

@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.methods.animeinterp.corr import CorrBlock
-from benchmark.methods.animeinterp.extractor import BasicEncoder
-from benchmark.methods.animeinterp.update import BasicUpdateBlock
+from atdkit.benchmark.methods.animeinterp.corr import CorrBlock
+from atdkit.benchmark.methods.animeinterp.extractor import BasicEncoder
+from atdkit.benchmark.methods.animeinterp.update import BasicUpdateBlock
 
 HIDDEN_DIM = CONTEXT_DIM = 128
 MIN_SIZE = 128  # the correlation pyramid's coarsest level (1/64) needs 2 pixels a side

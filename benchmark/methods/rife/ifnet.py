@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.checkpoint import check_layout, layout_of, read_tensors, state_dict_of
+from atdkit.benchmark.checkpoint import check_layout, layout_of, read_tensors, state_dict_of
 
 SCALES = (8, 4, 2, 1)
 SLOPE = 0.2

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import torch
 
-from benchmark.checkpoint import CheckpointError
-from benchmark.methods import Method, MethodError, Padding, WeightFile
-from benchmark.methods.rife.ifnet import IFNet
+from atdkit.benchmark.checkpoint import CheckpointError
+from atdkit.benchmark.methods import Method, MethodError, Padding, WeightFile
+from atdkit.benchmark.methods.rife.ifnet import IFNet
 
 FLOWNET = WeightFile(
     key="rife", filename="flownet.pkl",

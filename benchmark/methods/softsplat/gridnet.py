@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmark.layers.grid_blocks import downsample_block, residual_block, upsample_block
+from atdkit.benchmark.layers.grid_blocks import downsample_block, residual_block, upsample_block
 
 ROWS = (32, 64, 96)
 COLUMNS = 6

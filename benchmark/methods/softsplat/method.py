@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 
-from benchmark.checkpoint import CheckpointError
-from benchmark.methods import Method, MethodError, Padding, Trainable, WeightFile, load_trained
-from benchmark.methods.softsplat.model import SoftSplat
-from benchmark.methods.softsplat.pwcnet import PWCNet
+from atdkit.benchmark.checkpoint import CheckpointError
+from atdkit.benchmark.methods import Method, MethodError, Padding, Trainable, WeightFile, load_trained
+from atdkit.benchmark.methods.softsplat.model import SoftSplat
+from atdkit.benchmark.methods.softsplat.pwcnet import PWCNet
 
 TRAINED = WeightFile(
     key="softsplat", filename="softsplat.pt",

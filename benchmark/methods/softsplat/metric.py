@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmark.methods.softsplat.warp import backwarp
+from atdkit.benchmark.methods.softsplat.warp import backwarp
 
 ALPHA = 20.0  # the starting scale (the paper's reference implementation uses -20 * mean difference)
 LIMIT = 20.0  # Z is clamped to [-20, 20] as there: exp(Z) neither vanishes nor overflows

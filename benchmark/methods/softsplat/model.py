@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.layers.feature_pyramid import FeatureExtractor
-from benchmark.methods.softsplat.gridnet import GridNet
-from benchmark.methods.softsplat.metric import ImportanceMetric
-from benchmark.methods.softsplat.pwcnet import PWCNet
-from benchmark.ops.splatting import softsplat
+from atdkit.benchmark.layers.feature_pyramid import FeatureExtractor
+from atdkit.benchmark.methods.softsplat.gridnet import GridNet
+from atdkit.benchmark.methods.softsplat.metric import ImportanceMetric
+from atdkit.benchmark.methods.softsplat.pwcnet import PWCNet
+from atdkit.benchmark.ops.splatting import softsplat
 
 FEATURES = (32, 64, 96)  # the pyramid's channels at full, 1/2 and 1/4 resolution
 

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.checkpoint import check_layout, layout_of, read_tensors, state_dict_of
-from benchmark.methods.softsplat.warp import backwarp_inside
+from atdkit.benchmark.checkpoint import check_layout, layout_of, read_tensors, state_dict_of
+from atdkit.benchmark.methods.softsplat.warp import backwarp_inside
 
 LEVELS = ("One", "Two", "Thr", "Fou", "Fiv", "Six")  # the port's names of levels 1 (1/2) to 6 (1/64)
 PYRAMID_CHANNELS = (16, 32, 64, 96, 128, 196)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from benchmark.checkpoint import CheckpointError
-from benchmark.methods import Method, MethodError, Padding, Trainable, WeightFile
-from benchmark.methods.superslomo.model import WEIGHTS_KEY, SuperSloMo
+from atdkit.benchmark.checkpoint import CheckpointError
+from atdkit.benchmark.methods import Method, MethodError, Padding, Trainable, WeightFile
+from atdkit.benchmark.methods.superslomo.model import WEIGHTS_KEY, SuperSloMo
 
 CHECKPOINT = WeightFile(
     key=WEIGHTS_KEY, filename="SuperSloMo.ckpt",

@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.checkpoint import CheckpointError, check_layout, describe_training, layout_of, read_tensors, state_dict_of, training_info
-from benchmark.methods.superslomo.unet import UNet
+from atdkit.benchmark.checkpoint import CheckpointError, check_layout, describe_training, layout_of, read_tensors, state_dict_of, training_info
+from atdkit.benchmark.methods.superslomo.unet import UNet
 
 WEIGHTS_KEY = "superslomo"  # the method's weight file, which an atdkit train checkpoint stands in for
 MEAN = (0.429, 0.431, 0.397)  # Adobe240fps channel means, subtracted from the frames

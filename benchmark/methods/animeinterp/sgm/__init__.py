@@ -13,12 +13,11 @@ import cv2
 import numpy as np
 import torch
 
-from benchmark.methods.animeinterp.sgm.flow_generation import guide_flow
-from benchmark.methods.animeinterp.sgm.guide_files import GuideFlowError, read_guide_flows, write_guide_flows
-from benchmark.methods.animeinterp.sgm.lines import STYLES
-from benchmark.methods.animeinterp.sgm.matching import Pieces, matching_degree, mutual_matching, pooled_features
-from benchmark.methods.animeinterp.sgm.segmentation import segment
-from benchmark.methods.animeinterp.sgm.vgg import VGGFeatures
+from atdkit.benchmark.methods.animeinterp.sgm.flow_generation import guide_flow
+from atdkit.benchmark.methods.animeinterp.sgm.lines import STYLES
+from atdkit.benchmark.methods.animeinterp.sgm.matching import Pieces, matching_degree, mutual_matching, pooled_features
+from atdkit.benchmark.methods.animeinterp.sgm.segmentation import segment
+from atdkit.benchmark.methods.animeinterp.sgm.vgg import VGGFeatures
 
 
 def compute_sgm(frame0: np.ndarray, frame1: np.ndarray, vgg_weights: str | Path | VGGFeatures,
@@ -80,4 +79,4 @@ def guide_flows(frame0: np.ndarray, frame1: np.ndarray, matches: Matches) -> tup
     return flow01.astype(np.float32), flow10.astype(np.float32)
 
 
-__all__ = ["compute_sgm", "match_pieces", "guide_flows", "Matches", "VGGFeatures", "read_guide_flows", "write_guide_flows", "GuideFlowError", "segment"]
+__all__ = ["compute_sgm", "match_pieces", "guide_flows", "Matches", "VGGFeatures", "segment"]

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from benchmark.methods.animeinterp.sgm.matching import Pieces
-from benchmark.ops.splatting import normalise, splat_sum
+from atdkit.benchmark.methods.animeinterp.sgm.matching import Pieces
+from atdkit.benchmark.ops.splatting import normalise, splat_sum
 
 MIN_PIXELS = 50
 MAX_SHARE = 0.12

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from benchmark.methods.animeinterp.sgm.lines import fillable, style_of
+from atdkit.benchmark.methods.animeinterp.sgm.lines import fillable, style_of
 
 BALL_RADII = (3, 2, 1)
 MAX_BALL_FILLS = 1000  # per radius, as the official loop

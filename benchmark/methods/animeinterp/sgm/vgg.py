@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.checkpoint import check_layout, layout_of, read_tensors, state_dict_of
+from atdkit.benchmark.checkpoint import check_layout, layout_of, read_tensors, state_dict_of
 
 # torchvision's configuration "E": channels of each 3x3 convolution, "M" a 2x2 max-pooling
 VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
