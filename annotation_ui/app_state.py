@@ -4,6 +4,7 @@
 session on its own thread): it reads the tables once, re-reads them when their files change,
 and reads each annotation part once (:class:`atdkit.pipelines.labels.annotations.PartIndex`).
 """
+
 from __future__ import annotations
 
 import sys
@@ -15,12 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import streamlit as st
 
+from atdkit import schema
 from atdkit.annotation_ui.images import DisplayCache
 from atdkit.annotation_ui.label_form import CANVAS_WIDTHS
 from atdkit.annotation_ui.settings import Settings, SettingsError, parse
-from atdkit import schema
-from atdkit.store import Dataset, read_table
 from atdkit.pipelines.labels import annotations, consolidate
+from atdkit.store import Dataset, read_table
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,11 @@ class DatasetContext:
 
         def load(path: Path) -> dict[str, str]:
             table = read_table(path, schema.MOTION).select(["triplet_id", "suggested_difficulty"]).to_pylist()
-            return {r["triplet_id"]: r["suggested_difficulty"] for r in table if r["suggested_difficulty"] in schema.DIFFICULTIES}
+            return {
+                r["triplet_id"]: r["suggested_difficulty"]
+                for r in table
+                if r["suggested_difficulty"] in schema.DIFFICULTIES
+            }
 
         return self._table_cached(self.dataset.table_path("motion"), load) or {}
 
@@ -122,8 +127,10 @@ def settings() -> Settings:
     try:
         return parse(sys.argv[1:])
     except SettingsError as error:
-        st.error(f"annotation app: {error}. Start it as `streamlit run annotation_ui -- --dataset DATASET_DIR` "
-                 "or `atdkit annotate DATASET_DIR`.")
+        st.error(
+            f"annotation app: {error}. Start it as `streamlit run annotation_ui -- --dataset DATASET_DIR` "
+            "or `atdkit annotate DATASET_DIR`."
+        )
         st.stop()
 
 
@@ -173,7 +180,9 @@ def identify(current: Settings) -> str:
             if current.annotators:
                 st.selectbox("Your name", current.annotators, key="sign_in_name", index=None)
             else:
-                st.text_input("Your name", key="sign_in_name", max_chars=64, placeholder="letters, digits, '.', '_', '-'")
+                st.text_input(
+                    "Your name", key="sign_in_name", max_chars=64, placeholder="letters, digits, '.', '_', '-'"
+                )
             st.form_submit_button("Start", on_click=_sign_in, args=(current,), type="primary")
         if st.session_state.get("sign_in_problem"):
             st.error(st.session_state["sign_in_problem"])
@@ -181,6 +190,11 @@ def identify(current: Settings) -> str:
     st.query_params["annotator"] = person
     st.sidebar.markdown(f"Signed in as **{person}**")
     st.sidebar.button("Sign out", on_click=_sign_out, key="sign_out")
-    st.sidebar.select_slider("RoI canvas width", CANVAS_WIDTHS, value=CANVAS_WIDTHS[1],
-                             key="canvas_width", help="pixels on screen; the box is stored in frame 2's pixels")
+    st.sidebar.select_slider(
+        "RoI canvas width",
+        CANVAS_WIDTHS,
+        value=CANVAS_WIDTHS[1],
+        key="canvas_width",
+        help="pixels on screen; the box is stored in frame 2's pixels",
+    )
     return person

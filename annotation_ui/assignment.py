@@ -5,6 +5,7 @@ The queue holds the triplets an annotator has not labelled yet. Triplets still s
 every triplet gets its ``per_triplet`` independent labels before any gets one more;
 then the dataset's order.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping

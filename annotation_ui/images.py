@@ -6,6 +6,7 @@ shows them at :data:`DISPLAY_WIDTH`. Each triplet's three JPEGs and its animated
 shared by all sessions, and :func:`prefetch` prepares the next triplets on a background
 thread while the annotator looks at the current one.
 """
+
 from __future__ import annotations
 
 import io
@@ -42,7 +43,9 @@ def render(folder: Path, width: int = DISPLAY_WIDTH) -> DisplayTriplet:
     jpegs = tuple(encode(f, ".jpg", JPEG_QUALITY) for f in small)
     pictures = [Image.fromarray(f) for f in small]
     loop = io.BytesIO()
-    pictures[0].save(loop, "WEBP", save_all=True, append_images=pictures[1:], duration=LOOP_FRAME_MS, loop=0, quality=85, method=0)
+    pictures[0].save(
+        loop, "WEBP", save_all=True, append_images=pictures[1:], duration=LOOP_FRAME_MS, loop=0, quality=85, method=0
+    )
     return DisplayTriplet(jpegs, loop.getvalue(), size, (source_width, height))
 
 

@@ -5,12 +5,13 @@ difficulty are rows of buttons (so that they can carry Streamlit's keyboard shor
 :meth:`LabelForm.load` fills the fields for a triplet before they are drawn,
 :meth:`LabelForm.row` turns them into an ANNOTATIONS row.
 """
+
 from __future__ import annotations
 
 import streamlit as st
 
-from atdkit.annotation_ui.roi_box import RoiEditor
 from atdkit import schema
+from atdkit.annotation_ui.roi_box import RoiEditor
 from atdkit.pipelines.labels.annotations import label_row
 from atdkit.pipelines.labels.consolidate import box_of
 
@@ -74,33 +75,68 @@ class LabelForm:
         return self.value("eligible") == NOT_ELIGIBLE
 
     def render_roi(self, background_jpeg: bytes) -> None:
-        self.roi.render(background_jpeg, st.session_state.get("canvas_width", CANVAS_WIDTHS[1]), disabled=self.not_eligible)
+        self.roi.render(
+            background_jpeg, st.session_state.get("canvas_width", CANVAS_WIDTHS[1]), disabled=self.not_eligible
+        )
 
     def _choose(self, name: str, option: str, triplet_id: str) -> None:
         if st.session_state.get(self.prefix + "form_for") == triplet_id:  # not a click on a triplet left since
             st.session_state[self.key(name)] = option
 
-    def _choice(self, label: str, name: str, options: dict[str, str], keys: tuple[str, ...] | None, disabled: bool = False) -> None:
+    def _choice(
+        self, label: str, name: str, options: dict[str, str], keys: tuple[str, ...] | None, disabled: bool = False
+    ) -> None:
         """One button per option, the chosen one highlighted; ``keys``: a keyboard shortcut per option."""
         st.markdown(label)
         with st.container(horizontal=True, gap="small"):
             for number, (option, text) in enumerate(options.items()):
-                st.button(text, key=self.key(f"{name}_{option}"), on_click=self._choose, args=(name, option, self.triplet_id),
-                          disabled=disabled, type="primary" if self.value(name) == option else "secondary",
-                          shortcut=keys[number] if keys else None)
+                st.button(
+                    text,
+                    key=self.key(f"{name}_{option}"),
+                    on_click=self._choose,
+                    args=(name, option, self.triplet_id),
+                    disabled=disabled,
+                    type="primary" if self.value(name) == option else "secondary",
+                    shortcut=keys[number] if keys else None,
+                )
 
     def render_fields(self, shortcuts: bool = False) -> None:
         """The choice widgets; ``shortcuts``: Y / N for eligibility, 1 / 2 / 3 for difficulty."""
-        self._choice("Eligible for the dataset?", "eligible", {ELIGIBLE: "Eligible", NOT_ELIGIBLE: "Not eligible"},
-                     ("Y", "N") if shortcuts else None)
-        st.selectbox("Why not eligible?", schema.INELIGIBLE_REASONS, key=self.key("reason"), index=None,
-                     placeholder="choose a reason", disabled=not self.not_eligible)
-        self._choice("Difficulty", "difficulty", {d: d.capitalize() for d in schema.DIFFICULTIES},
-                     ("1", "2", "3") if shortcuts else None, disabled=self.not_eligible)
-        st.pills("General motion", schema.GENERAL_MOTIONS, selection_mode="multi", key=self.key("general_motion"),
-                 disabled=self.not_eligible)
-        st.pills("Character behaviour", schema.BEHAVIORS, selection_mode="multi", key=self.key("behavior"),
-                 disabled=self.not_eligible)
+        self._choice(
+            "Eligible for the dataset?",
+            "eligible",
+            {ELIGIBLE: "Eligible", NOT_ELIGIBLE: "Not eligible"},
+            ("Y", "N") if shortcuts else None,
+        )
+        st.selectbox(
+            "Why not eligible?",
+            schema.INELIGIBLE_REASONS,
+            key=self.key("reason"),
+            index=None,
+            placeholder="choose a reason",
+            disabled=not self.not_eligible,
+        )
+        self._choice(
+            "Difficulty",
+            "difficulty",
+            {d: d.capitalize() for d in schema.DIFFICULTIES},
+            ("1", "2", "3") if shortcuts else None,
+            disabled=self.not_eligible,
+        )
+        st.pills(
+            "General motion",
+            schema.GENERAL_MOTIONS,
+            selection_mode="multi",
+            key=self.key("general_motion"),
+            disabled=self.not_eligible,
+        )
+        st.pills(
+            "Character behaviour",
+            schema.BEHAVIORS,
+            selection_mode="multi",
+            key=self.key("behavior"),
+            disabled=self.not_eligible,
+        )
 
     def row(self, triplet_id: str, person: str) -> dict:
         """The ANNOTATIONS row of the fields; ValueError with what is missing or wrong."""
@@ -110,6 +146,12 @@ class LabelForm:
         if eligible == ELIGIBLE and not self.value("difficulty"):
             raise ValueError("choose a difficulty for an eligible triplet")
         return label_row(
-            triplet_id, person, eligible == ELIGIBLE, reason=self.value("reason"), difficulty=self.value("difficulty"),
-            roi=self.roi.box, general_motion=self.value("general_motion") or (), behavior=self.value("behavior") or (),
+            triplet_id,
+            person,
+            eligible == ELIGIBLE,
+            reason=self.value("reason"),
+            difficulty=self.value("difficulty"),
+            roi=self.roi.box,
+            general_motion=self.value("general_motion") or (),
+            behavior=self.value("behavior") or (),
         )

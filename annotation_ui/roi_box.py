@@ -8,6 +8,7 @@ The fields and the canvas get new widget keys whenever the box is reset (another
 or "Clear box"): a browser still holding the old widgets' values, or a late canvas event,
 then cannot put a previous box back.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,11 +50,27 @@ def drawing_of(box: Box | None, scale: float) -> dict:
     if box is None:
         return {"objects": []}
     x, y, w, h = (v / scale for v in box)
-    return {"objects": [{
-        "type": "rect", "left": x, "top": y, "width": w, "height": h, "originX": "left", "originY": "top",
-        "scaleX": 1, "scaleY": 1, "angle": 0, "stroke": STROKE, "strokeWidth": 2, "strokeUniform": True,
-        "fill": FILL, "lockRotation": True,
-    }]}
+    return {
+        "objects": [
+            {
+                "type": "rect",
+                "left": x,
+                "top": y,
+                "width": w,
+                "height": h,
+                "originX": "left",
+                "originY": "top",
+                "scaleX": 1,
+                "scaleY": 1,
+                "angle": 0,
+                "stroke": STROKE,
+                "strokeWidth": 2,
+                "strokeUniform": True,
+                "fill": FILL,
+                "lockRotation": True,
+            }
+        ]
+    }
 
 
 class RoiEditor:
@@ -110,14 +127,33 @@ class RoiEditor:
         scale = width / canvas_width
         canvas_key = f"{self.prefix}canvas_{version}"
         st_canvas(
-            background_image=background_jpeg, drawing_mode="rect", width=canvas_width, height=round(height / scale),
-            stroke_width=2, stroke_color=STROKE, fill_color=FILL, initial_drawing=drawing_of(self.box, scale),
-            key=canvas_key, disabled=disabled, on_change=lambda: self._drawn(canvas_key, version, scale),
+            background_image=background_jpeg,
+            drawing_mode="rect",
+            width=canvas_width,
+            height=round(height / scale),
+            stroke_width=2,
+            stroke_color=STROKE,
+            fill_color=FILL,
+            initial_drawing=drawing_of(self.box, scale),
+            key=canvas_key,
+            disabled=disabled,
+            on_change=lambda: self._drawn(canvas_key, version, scale),
         )
         columns = st.columns(5, vertical_alignment="bottom")
         for column, name, limit in zip(columns, FIELDS, (width, height, width, height)):
-            column.number_input(f"RoI {name}", min_value=0.0, max_value=float(limit), step=1.0, format="%.0f",
-                                key=self.field_key(name), on_change=self._typed, args=(version,), disabled=disabled)
-        columns[4].button("Clear box", key=f"{self.prefix}roi_clear", on_click=self.reset, args=(None,), disabled=disabled)
+            column.number_input(
+                f"RoI {name}",
+                min_value=0.0,
+                max_value=float(limit),
+                step=1.0,
+                format="%.0f",
+                key=self.field_key(name),
+                on_change=self._typed,
+                args=(version,),
+                disabled=disabled,
+            )
+        columns[4].button(
+            "Clear box", key=f"{self.prefix}roi_clear", on_click=self.reset, args=(None,), disabled=disabled
+        )
         st.caption(f"Draw the box on frame 2 with the mouse, or type it in frame 2's pixels ({width}x{height}).")
         return self.box

@@ -1,4 +1,5 @@
 """The app's command-line settings: the words after ``--`` in ``streamlit run annotation_ui -- ...``."""
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,9 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamlit run annotation_ui --", exit_on_error=False, add_help=False)
     parser.add_argument("--dataset", type=Path, help="dataset folder written by atdkit extract")
     parser.add_argument("--annotators", type=_names, help="comma-separated names allowed to label (default: any)")
-    parser.add_argument("--labels-per-triplet", type=int, default=2, help="independent labels each triplet gets (default 2)")
+    parser.add_argument(
+        "--labels-per-triplet", type=int, default=2, help="independent labels each triplet gets (default 2)"
+    )
     return parser
 
 

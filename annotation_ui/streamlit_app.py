@@ -1,4 +1,5 @@
 """Entry point of ``streamlit run annotation_ui -- --dataset DATASET_DIR``: sign-in, then the three pages."""
+
 import streamlit as st
 
 from atdkit.annotation_ui import app_state
@@ -6,8 +7,10 @@ from atdkit.annotation_ui import app_state
 st.set_page_config(page_title="atdkit annotation", layout="wide")
 settings = app_state.settings()
 app_state.identify(settings)
-st.navigation([
-    st.Page("views/label.py", title="Label", icon=":material/label:", default=True),
-    st.Page("views/adjudicate.py", title="Adjudicate", icon=":material/gavel:"),
-    st.Page("views/dashboard.py", title="Dashboard", icon=":material/monitoring:"),
-]).run()
+st.navigation(
+    [
+        st.Page("views/label.py", title="Label", icon=":material/label:", default=True),
+        st.Page("views/adjudicate.py", title="Adjudicate", icon=":material/gavel:"),
+        st.Page("views/dashboard.py", title="Dashboard", icon=":material/monitoring:"),
+    ]
+).run()

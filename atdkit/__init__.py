@@ -5,6 +5,7 @@ package. In a clone they are the folders beside it (``pipelines/``, ``benchmark/
 the clone's root is added to this package's search path so that code run from there (``python -m
 atdkit``, the tests) imports them under the same names.
 """
+
 from pathlib import Path as _Path
 
 __version__ = "0.1.0"

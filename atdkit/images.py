@@ -1,4 +1,5 @@
 """Image files as atdkit reads and writes them: uint8 RGB arrays (H, W, 3), one-line errors naming the file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,7 +23,9 @@ def read_rgb(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
-    image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)  # np.fromfile: any file name OpenCV's imread would refuse
+    image = cv2.imdecode(
+        np.fromfile(path, np.uint8), cv2.IMREAD_COLOR
+    )  # np.fromfile: any file name OpenCV's imread would refuse
     if image is None:
         raise ImageError(f"{path}: not a readable image")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)

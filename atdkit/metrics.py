@@ -15,6 +15,7 @@ Every number equals scikit-image's ``peak_signal_noise_ratio`` / ``structural_si
 with the matching arguments on float64 images (see tests/test_metrics.py); local means are
 computed with OpenCV filters, which is several times faster than scipy.ndimage.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,10 +52,13 @@ class Profile:
         return {
             "name": self.name,
             "summary": self.summary,
-            "resize": f"{self.size[0]}x{self.size[1]}, Pillow Lanczos (antialiased); frames already that size are used as they are",
-            "prediction": "clamped to [0, 1], " + ("rounded to 8 bits" if self.round_to_8bit else "not rounded (float)"),
+            "resize": f"{self.size[0]}x{self.size[1]}, Pillow Lanczos (antialiased); "
+            "frames already that size are used as they are",
+            "prediction": "clamped to [0, 1], "
+            + ("rounded to 8 bits" if self.round_to_8bit else "not rounded (float)"),
             "rounding": "8-bit" if self.round_to_8bit else "none",
-            "psnr": f"data range {self.psnr_data_range:g}; infinite for an exact prediction (excluded from means, counted)",
+            "psnr": f"data range {self.psnr_data_range:g}; "
+            "infinite for an exact prediction (excluded from means, counted)",
             "ssim": f"{window} window, {covariance} covariance, data range {self.ssim_data_range:g}, "
             f"per RGB channel then averaged, {pad}-px border excluded, reflect padding",
             "roi": f"scaled to {self.size[0]}x{self.size[1]} by floor division (x // (W / {self.size[0]}), "
@@ -73,16 +77,27 @@ PROFILES = {
     profile.name: profile
     for profile in (
         Profile(
-            "atd12k", "official ATD-12K protocol (paper's Table 1)", SIZE, round_to_8bit=False,
-            ssim_gaussian=False, ssim_sample_covariance=True, ssim_data_range=2.0,
+            "atd12k",
+            "official ATD-12K protocol (paper's Table 1)",
+            SIZE,
+            round_to_8bit=False,
+            ssim_gaussian=False,
+            ssim_sample_covariance=True,
+            ssim_data_range=2.0,
         ),
         Profile(
-            "standard", "8-bit prediction, Gaussian SSIM (later VFI code bases)", SIZE, round_to_8bit=True,
-            ssim_gaussian=True, ssim_sample_covariance=False, ssim_data_range=1.0,
+            "standard",
+            "8-bit prediction, Gaussian SSIM (later VFI code bases)",
+            SIZE,
+            round_to_8bit=True,
+            ssim_gaussian=True,
+            ssim_sample_covariance=False,
+            ssim_data_range=1.0,
         ),
     )
 }
 DEFAULT_PROFILE = "atd12k"
+
 
 def unit_float32(values: np.ndarray) -> np.ndarray:
     """8-bit values (0-255) as float32 in [0, 1], as torchvision's ToTensor gives them: what methods are fed."""
@@ -168,7 +183,9 @@ def errors(prediction: np.ndarray, truth: np.ndarray, data_range: float = 1.0) -
     return (math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)), ie
 
 
-def scale_roi(roi: tuple[float, float, float, float], image_size: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+def scale_roi(
+    roi: tuple[float, float, float, float], image_size: tuple[int, int], size: tuple[int, int]
+) -> tuple[int, int, int, int]:
     """The official RoI scaling: (x, y, w, h) in pixels of ``image_size`` -> pixels of ``size``, by floor division."""
     scale_w, scale_h = image_size[0] / size[0], image_size[1] / size[1]
     x, y, w, h = roi
@@ -195,8 +212,11 @@ class Scores:
 
 
 def score(
-    prediction: np.ndarray, truth: np.ndarray, profile: Profile,
-    roi: tuple[float, float, float, float] | None = None, image_size: tuple[int, int] | None = None,
+    prediction: np.ndarray,
+    truth: np.ndarray,
+    profile: Profile,
+    roi: tuple[float, float, float, float] | None = None,
+    image_size: tuple[int, int] | None = None,
 ) -> Scores:
     """Score a raw prediction (float, (H, W, 3), any range) against the 8-bit ground truth.
 

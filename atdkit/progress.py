@@ -1,4 +1,5 @@
 """Terminal progress for long jobs: a rate column, and the driver's bar over many films."""
+
 from __future__ import annotations
 
 from rich.console import Console
@@ -25,14 +26,21 @@ class RunProgress:
 
     def __init__(self, console: Console, films: int):
         self.films, self.done, self.frames = films, 0, 0
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn("frames", 0),
-                             TimeElapsedColumn(), console=console, transient=True)
+        self.bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            RateColumn("frames", 0),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
         self.task = self.bars.add_task(self._description(), total=None)
 
     def _description(self) -> str:
         return f"films {self.done}/{self.films}, frames"
 
-    def __enter__(self) -> "RunProgress":
+    def __enter__(self) -> RunProgress:
         self.bars.start()
         return self
 

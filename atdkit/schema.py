@@ -20,6 +20,7 @@ without decoding again:
 - ``CANDIDATES``: every sampled triplet with its pair SSIMs and its verdict (kept or why not).
 - ``FRAME_INDEX``: every decoded frame's time and a tiny luma thumbnail (redundancy checks).
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -33,7 +34,13 @@ SOURCE_STATUSES = ("ok", "partial", "failed")
 DIFFICULTIES = ("easy", "medium", "hard")
 GENERAL_MOTIONS = ("translation", "rotation", "scaling", "deformation")
 BEHAVIORS = ("speaking", "walking", "eating", "sporting", "fetching", "others")
-INELIGIBLE_REASONS = ("inconsistent captions", "simple or similar scene", "untypical movement", "scene transition", "other")
+INELIGIBLE_REASONS = (
+    "inconsistent captions",
+    "simple or similar scene",
+    "untypical movement",
+    "scene transition",
+    "other",
+)
 SPLIT_SIDES = ("train", "test")
 
 TRIPLETS = pa.schema(

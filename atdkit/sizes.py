@@ -1,4 +1,5 @@
 """Image sizes as users type them: "WIDTHxHEIGHT"."""
+
 from __future__ import annotations
 
 

@@ -10,6 +10,7 @@ Extraction compares every frame with several neighbours, so each frame's local m
 and variance (:class:`LumaStats`) are computed once, and a :class:`PairSSIM` computes
 only the cross term per pair, in preallocated buffers (no allocation per pair).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,9 +44,11 @@ class LumaStats:
     var_c2: np.ndarray  # local variance + C2/2
 
     @classmethod
-    def of(cls, luma: np.ndarray) -> "LumaStats":
+    def of(cls, luma: np.ndarray) -> LumaStats:
         if min(luma.shape[:2]) < MIN_SIDE:
-            raise ValueError(f"image {luma.shape[1]}x{luma.shape[0]} is smaller than the {MIN_SIDE}x{MIN_SIDE} SSIM window")
+            raise ValueError(
+                f"image {luma.shape[1]}x{luma.shape[0]} is smaller than the {MIN_SIDE}x{MIN_SIDE} SSIM window"
+            )
         x = luma.astype(np.float32)
         mean = np.ascontiguousarray(_interior(_blur(x)))
         mean_sq = mean * mean

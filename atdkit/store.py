@@ -6,16 +6,16 @@ Everything is written under a temporary name and renamed into place, so a run ki
 moment leaves either the old file or the new one, never half of one. Temporary names start with
 ``.tmp-`` and are swept when a dataset is opened for writing.
 """
+
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
 import shutil
-from pathlib import Path
-from typing import Iterator
-
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -102,7 +102,7 @@ class Dataset:
         return sorted(p.name for p in self.cache_dir.iterdir() if p.is_dir() and not p.name.startswith(TMP_PREFIX))
 
     @contextlib.contextmanager
-    def writing(self) -> Iterator["Dataset"]:
+    def writing(self) -> Iterator[Dataset]:
         """Hold the dataset's write lock and sweep temporaries left by a killed run."""
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / ".lock", "w") as lock:

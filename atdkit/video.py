@@ -7,19 +7,19 @@ picture and RGB is converted only when asked for. Damage met while decoding (a t
 or corrupt stream) ends the iteration early and is listed in ``damage``; a file that cannot
 be read as video at all raises :class:`VideoError` with a one-line reason.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
 
-VIDEO_SUFFIXES = frozenset(
-    ".mp4 .mkv .webm .avi .mov .m4v .mpg .mpeg .ts .m2ts .flv .wmv .ogv .gif".split()
-)
+VIDEO_SUFFIXES = frozenset(".mp4 .mkv .webm .avi .mov .m4v .mpg .mpeg .ts .m2ts .flv .wmv .ogv .gif".split())
 # A film is "partial" when it decodes to fewer frames than its header promised by more than this.
 SHORTFALL_TOLERANCE = 0.02
 
@@ -82,7 +82,9 @@ class PyAVStream:
     """FFmpeg's libraries through PyAV (the default backend)."""
 
     # Pixel formats whose first plane is 8-bit luma.
-    _LUMA_PLANE_FORMATS = frozenset("yuv420p yuvj420p yuv422p yuvj422p yuv444p yuvj444p yuv440p yuv411p yuv410p nv12 nv21 gray".split())
+    _LUMA_PLANE_FORMATS = frozenset(
+        "yuv420p yuvj420p yuv422p yuvj422p yuv444p yuvj444p yuv440p yuv411p yuv410p nv12 nv21 gray".split()
+    )
 
     def __init__(self, path: Path):
         import av
@@ -210,7 +212,9 @@ def find_videos(folder: Path) -> list[Path]:
     """Video files under ``folder`` (recursively, by suffix; hidden names such as macOS's
     ``._clip.mp4`` skipped), sorted."""
     return sorted(
-        p for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        p
+        for p in folder.rglob("*")
+        if p.is_file()
+        and p.suffix.lower() in VIDEO_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
-

@@ -6,6 +6,7 @@ it holds exactly the tensors a network expects (names and shapes); otherwise the
 what is missing and what is unexpected. Every failure is a :class:`CheckpointError` whose
 message is one line that starts with the file's path.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -39,7 +40,9 @@ def read_tensors(path: str | Path) -> object:
                 f"{path}: refused: it holds more than tensors and loading it would run code from the file "
                 f"(it imports {summary(imports, 3)}); only plain tensor checkpoints are read"
             ) from None
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (the bytes are not a tensor pickle)") from None
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint (the bytes are not a tensor pickle)"
+        ) from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, AttributeError, TypeError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, truncated or damaged? ({reason})") from None
@@ -64,7 +67,13 @@ def pickled_imports(path: Path) -> list[str]:
     except Exception:  # not a pickle at all: nothing it could run
         return []
     plain = ("torch._utils._rebuild_", "collections.OrderedDict", "torch.Size", "torch.device")  # what tensor files use
-    return sorted({name for name in imports if not (name.startswith(plain) or (name.startswith("torch.") and name.endswith("Storage")))})
+    return sorted(
+        {
+            name
+            for name in imports
+            if not (name.startswith(plain) or (name.startswith("torch.") and name.endswith("Storage")))
+        }
+    )
 
 
 def state_dict_of(loaded: object, path: str | Path, container_key: str | None = None) -> dict[str, torch.Tensor]:
@@ -72,10 +81,14 @@ def state_dict_of(loaded: object, path: str | Path, container_key: str | None = 
     if isinstance(loaded, dict) and container_key is not None and container_key in loaded:
         loaded = loaded[container_key]
     if not isinstance(loaded, dict) or not loaded:
-        raise CheckpointError(f"{path}: not a state dict (found {type(loaded).__name__}{' (empty)' if loaded == {} else ''})")
+        raise CheckpointError(
+            f"{path}: not a state dict (found {type(loaded).__name__}{' (empty)' if loaded == {} else ''})"
+        )
     others = [key for key, value in loaded.items() if not isinstance(key, str) or not isinstance(value, torch.Tensor)]
     if others:
-        raise CheckpointError(f"{path}: not a state dict: {len(others)} entries are not named tensors (first: {others[0]!r})")
+        raise CheckpointError(
+            f"{path}: not a state dict: {len(others)} entries are not named tensors (first: {others[0]!r})"
+        )
     return {key.removeprefix(PREFIX): value for key, value in loaded.items()}
 
 
@@ -84,8 +97,11 @@ def layout_of(module: torch.nn.Module) -> dict[str, torch.Size]:
     return {name: tensor.shape for name, tensor in module.state_dict().items()}
 
 
-def check_layout(state: dict[str, torch.Tensor], expected: dict[str, torch.Size], path: str | Path, what: str, ignore=()) -> None:
-    """Refuse ``state`` unless it has exactly the ``expected`` names and shapes (names starting with ``ignore`` aside)."""
+def check_layout(
+    state: dict[str, torch.Tensor], expected: dict[str, torch.Size], path: str | Path, what: str, ignore=()
+) -> None:
+    """Refuse ``state`` unless it has exactly the ``expected`` names and shapes (names starting with
+    ``ignore`` aside)."""
     names = {key for key in state if not key.startswith(tuple(ignore))}
     missing = sorted(set(expected) - names)
     unexpected = sorted(names - set(expected))
@@ -111,7 +127,8 @@ TRAINING = "atdkit_training"  # key of the provenance dict in checkpoints writte
 
 
 def training_info(loaded: object) -> dict | None:
-    """The provenance of an ``atdkit train`` checkpoint (method, steps, dataset fingerprint, ...); None for other files."""
+    """The provenance of an ``atdkit train`` checkpoint (method, steps, dataset fingerprint, ...);
+    None for other files."""
     info = loaded.get(TRAINING) if isinstance(loaded, dict) else None
     return info if isinstance(info, dict) else None
 

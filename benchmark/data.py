@@ -11,6 +11,7 @@
 A triplet whose annotation is missing or malformed is kept with its ``problem``, so that the
 run scores it as failed with the reason and goes on; unknown JSON fields are reported, never fatal.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -92,7 +93,9 @@ def open_data(root: str | Path, split: str | None = None) -> BenchData:
 def _open_atd(root: Path) -> BenchData:
     annotations, flow_root = root / atd12k.TEST_ANNOTATIONS, root / atd12k.TEST_FLOWS
     if not annotations.is_dir():
-        raise DataError(f"{root}: has {atd12k.TEST_540P}/ but no {atd12k.TEST_ANNOTATIONS}/ (the test set's JSON annotations)")
+        raise DataError(
+            f"{root}: has {atd12k.TEST_540P}/ but no {atd12k.TEST_ANNOTATIONS}/ (the test set's JSON annotations)"
+        )
     ids = atd12k.triplet_names(root / atd12k.TEST_540P)
     if not ids:
         raise DataError(f"{root / atd12k.TEST_540P}: no triplet folders")
@@ -108,30 +111,51 @@ def _open_atd(root: Path) -> BenchData:
             triplets.append(Triplet(triplet_id, frames, flows=flows, problem=f"annotation {error}"))
             continue
         unknown.update(label.unknown_fields)
-        triplets.append(Triplet(
-            triplet_id, frames, level=label.level, general_motion=label.general_motion, behavior=label.behavior,
-            roi=label.roi, image_size=label.image_size, flows=flows, notes=label.notes,
-        ))
-    warnings = [f"{annotations}: unknown field {name!r} in {count} JSON file(s), ignored" for name, count in sorted(unknown.items())]
+        triplets.append(
+            Triplet(
+                triplet_id,
+                frames,
+                level=label.level,
+                general_motion=label.general_motion,
+                behavior=label.behavior,
+                roi=label.roi,
+                image_size=label.image_size,
+                flows=flows,
+                notes=label.notes,
+            )
+        )
+    warnings = [
+        f"{annotations}: unknown field {name!r} in {count} JSON file(s), ignored"
+        for name, count in sorted(unknown.items())
+    ]
     return BenchData(root, "atd12k", "test", triplets, labelled=True, has_flows=has_flows, warnings=warnings)
 
 
 def _open_atdkit(dataset: Dataset, split: str | None) -> BenchData:
     root, warnings = dataset.root, []
     triplets_table = dataset.read("triplets")
-    sizes = {} if triplets_table is None else {
-        row["triplet_id"]: (row["width"], row["height"]) for row in triplets_table.select(["triplet_id", "width", "height"]).to_pylist()
-    }
+    sizes = (
+        {}
+        if triplets_table is None
+        else {
+            row["triplet_id"]: (row["width"], row["height"])
+            for row in triplets_table.select(["triplet_id", "width", "height"]).to_pylist()
+        }
+    )
     labels = dataset.read("labels")
     if labels is not None:
         rows = [row for row in labels.to_pylist() if row["kept"]]
     else:
-        ids = sorted(sizes) or sorted(p.name for p in dataset.frames_dir.glob("*") if p.is_dir() and not p.name.startswith("."))
+        ids = sorted(sizes) or sorted(
+            p.name for p in dataset.frames_dir.glob("*") if p.is_dir() and not p.name.startswith(".")
+        )
         rows = [{"triplet_id": i} for i in ids]
         warnings.append(f"{root}: no labels.parquet: every triplet is scored under Whole only (no RoI, no difficulty)")
     if split != "all" and (split or dataset.has("splits")):
         if not dataset.has("splits"):
-            raise DataError(f"{root}: --split {split} needs splits.parquet (run atdkit split first), or pass --split all")
+            raise DataError(
+                f"{root}: --split {split} needs splits.parquet (run atdkit split first), or pass --split all"
+            )
         split = split or "test"
         if split not in schema.SPLIT_SIDES:
             raise DataError(f"--split must be one of {', '.join(schema.SPLIT_SIDES)} or all, got {split!r}")
@@ -149,12 +173,18 @@ def _open_atdkit(dataset: Dataset, split: str | None) -> BenchData:
         if difficulty is not None and difficulty not in schema.DIFFICULTIES:
             notes.append(f"difficulty {difficulty!r} is not one of {', '.join(schema.DIFFICULTIES)}: unlabelled")
         roi = None if row.get("roi_x") is None else (row["roi_x"], row["roi_y"], row["roi_w"], row["roi_h"])
-        triplets.append(Triplet(
-            row["triplet_id"], atd12k.expected_frames(dataset.triplet_dir(row["triplet_id"])),
-            level=schema.DIFFICULTIES.index(difficulty) if difficulty in schema.DIFFICULTIES else None,
-            general_motion=tuple(row.get("general_motion") or ()), behavior=tuple(row.get("behavior") or ()),
-            roi=roi, image_size=sizes.get(row["triplet_id"]), notes=tuple(notes),
-        ))
+        triplets.append(
+            Triplet(
+                row["triplet_id"],
+                atd12k.expected_frames(dataset.triplet_dir(row["triplet_id"])),
+                level=schema.DIFFICULTIES.index(difficulty) if difficulty in schema.DIFFICULTIES else None,
+                general_motion=tuple(row.get("general_motion") or ()),
+                behavior=tuple(row.get("behavior") or ()),
+                roi=roi,
+                image_size=sizes.get(row["triplet_id"]),
+                notes=tuple(notes),
+            )
+        )
     return BenchData(root, "atdkit", split, triplets, labelled=labels is not None, has_flows=False, warnings=warnings)
 
 
@@ -198,7 +228,9 @@ def load_triplet(triplet: Triplet, size: tuple[int, int], flows: str = "none") -
         frames = np.stack([resize_lanczos(image, size) for image in images])
         present = triplet.flows is not None and all((triplet.flows / name).is_file() for name in atd12k.FLOW_FILES)
         if flows == "required" and not present:
-            raise ValueError(f"precomputed flows {' and '.join(atd12k.FLOW_FILES)} are missing for {triplet.triplet_id}")
+            raise ValueError(
+                f"precomputed flows {' and '.join(atd12k.FLOW_FILES)} are missing for {triplet.triplet_id}"
+            )
         flow_arrays = read_flows(triplet.flows, size) if flows != "none" and present else None
     except (ValueError, OSError) as error:  # ImageError and FlowFileError are ValueErrors
         return Loaded(triplet, problem=str(error))

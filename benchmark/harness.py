@@ -7,6 +7,7 @@ chosen profile, and committed to the results folder in parts, so that an interru
 resumes (``--resume``) where it stopped. A triplet that cannot be read or scored is a row
 with the reason in ``status``; the run goes on.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,12 +16,12 @@ import os
 import sys
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -30,15 +31,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 import atdkit
-from atdkit.metrics import DEFAULT_PROFILE, PROFILES, Profile, score, unit_float32
-from atdkit.progress import RateColumn
-from atdkit.images import write_image
-from atdkit.pipelines.formats.atd12k import TEST_FLOWS
-from atdkit.store import Dataset, DatasetBusyError
 from atdkit.benchmark import methods as registry
 from atdkit.benchmark import results
 from atdkit.benchmark.data import BenchData, DataError, Loaded, Triplet, load_triplet, open_data
 from atdkit.benchmark.methods import Method, MethodError, Padding, Resize
+from atdkit.images import write_image
+from atdkit.metrics import DEFAULT_PROFILE, PROFILES, Profile, score, unit_float32
+from atdkit.pipelines.formats.atd12k import TEST_FLOWS
+from atdkit.progress import RateColumn
+from atdkit.store import Dataset, DatasetBusyError
 
 COMMIT_ROWS, COMMIT_SECONDS = 64, 10.0  # rows reach disk at least this often
 
@@ -65,7 +66,9 @@ def choose_device(name: str, fp16: bool = False) -> tuple[torch.device, str | No
     """``auto`` | ``cuda`` | ``cpu`` -> the torch device, and a note when falling back to the CPU."""
     available = torch.cuda.is_available()
     if name == "cuda" and not available:
-        raise BenchError(f"--device cuda: PyTorch {torch.__version__} sees no CUDA GPU (a CPU-only build, or no driver)")
+        raise BenchError(
+            f"--device cuda: PyTorch {torch.__version__} sees no CUDA GPU (a CPU-only build, or no driver)"
+        )
     if name not in ("auto", "cuda", "cpu"):
         raise BenchError(f"--device must be auto, cuda or cpu, got {name!r}")
     device = torch.device("cuda" if name != "cpu" and available else "cpu")
@@ -74,7 +77,10 @@ def choose_device(name: str, fp16: bool = False) -> tuple[torch.device, str | No
     note = None
     if device.type == "cpu":
         why = "no CUDA GPU found" if name == "auto" else "--device cpu"
-        note = f"running on the CPU ({why}, {torch.get_num_threads()} threads): fine for weightless methods, slow for networks"
+        note = (
+            f"running on the CPU ({why}, {torch.get_num_threads()} threads): "
+            "fine for weightless methods, slow for networks"
+        )
     return device, note
 
 
@@ -100,7 +106,9 @@ def prefetch(items: Iterable, load: Callable, workers: int, ahead: int) -> Itera
                 future.cancel()
 
 
-def fit_inputs(fit: Padding | Resize | None, tensors: list[torch.Tensor | None], flow_mask: list[bool]) -> tuple[list, Callable]:
+def fit_inputs(
+    fit: Padding | Resize | None, tensors: list[torch.Tensor | None], flow_mask: list[bool]
+) -> tuple[list, Callable]:
     """Fit (B, C, H, W) tensors to a method's rule; returns them and the function that undoes it on the output.
 
     ``flow_mask`` marks the flow tensors, whose displacements scale with a resize.
@@ -120,7 +128,9 @@ def fit_inputs(fit: Padding | Resize | None, tensors: list[torch.Tensor | None],
     fitted = []
     for t, is_flow in zip(tensors, flow_mask):
         if t is not None and is_flow:
-            t = resize(t, (new_h, new_w)) * torch.tensor([new_w / width, new_h / height], device=t.device).view(1, 2, 1, 1)
+            t = resize(t, (new_h, new_w)) * torch.tensor([new_w / width, new_h / height], device=t.device).view(
+                1, 2, 1, 1
+            )
         elif t is not None:
             t = resize(t, (new_h, new_w))
         fitted.append(t)
@@ -129,9 +139,13 @@ def fit_inputs(fit: Padding | Resize | None, tensors: list[torch.Tensor | None],
 
 def _row(method: str, triplet: Triplet, profile: Profile, status: str, notes: Iterable[str] = (), **values) -> dict:
     row = {
-        "method": method, "triplet_id": triplet.triplet_id, "level": triplet.level,
-        "general_motion": list(triplet.general_motion), "behavior": list(triplet.behavior),
-        "status": status, "profile": profile.name,
+        "method": method,
+        "triplet_id": triplet.triplet_id,
+        "level": triplet.level,
+        "general_motion": list(triplet.general_motion),
+        "behavior": list(triplet.behavior),
+        "status": status,
+        "profile": profile.name,
     }
     notes = [*triplet.notes, *notes]
     row["note"] = "; ".join(notes) if notes else None
@@ -151,7 +165,12 @@ class Runner:
         inputs = inputs.permute(0, 1, 4, 2, 3)  # (B, frame1 and frame3, 3, H, W)
         with_flows = batch[0].flows is not None and all(item.flows is not None for item in batch)
         flows = torch.from_numpy(np.stack([item.flows for item in batch])).to(self.device) if with_flows else None
-        tensors = [inputs[:, 0], inputs[:, 1], None if flows is None else flows[:, 0], None if flows is None else flows[:, 1]]
+        tensors = [
+            inputs[:, 0],
+            inputs[:, 1],
+            None if flows is None else flows[:, 0],
+            None if flows is None else flows[:, 1],
+        ]
         (frame1, frame3, flow13, flow31), restore = fit_inputs(self.method.fit, tensors, [False, False, True, True])
         started = time.perf_counter()
         half = torch.autocast("cuda", dtype=torch.float16) if self.fp16 else contextlib.nullcontext()
@@ -172,8 +191,18 @@ class Runner:
             save_prediction(frames_dir / f"{triplet.triplet_id}.png", self.profile.prepare(prediction))
         roi = dict(zip(("roi_x", "roi_y", "roi_w", "roi_h"), scores.roi)) if scores.roi else {}
         return _row(
-            self.method.name, triplet, self.profile, "ok", scores.notes, psnr=scores.psnr, ssim=scores.ssim,
-            roi_psnr=scores.roi_psnr, roi_ssim=scores.roi_ssim, ie=scores.ie, seconds=seconds, **roi,
+            self.method.name,
+            triplet,
+            self.profile,
+            "ok",
+            scores.notes,
+            psnr=scores.psnr,
+            ssim=scores.ssim,
+            roi_psnr=scores.roi_psnr,
+            roi_ssim=scores.roi_ssim,
+            ie=scores.ie,
+            seconds=seconds,
+            **roi,
         )
 
     def submit(self, batch: list[Loaded], pool: ThreadPoolExecutor, frames_dir: Path | None) -> list[Future]:
@@ -183,7 +212,10 @@ class Runner:
         except Exception as error:  # a method failing on some input fails those triplets, not the run
             reason = f"{self.method.name} failed: {type(error).__name__}: {error}".replace("\n", " ")
             return [_done(_row(self.method.name, item.triplet, self.profile, reason)) for item in batch]
-        return [pool.submit(self.score, item, prediction, seconds / len(batch), frames_dir) for item, prediction in zip(batch, middle)]
+        return [
+            pool.submit(self.score, item, prediction, seconds / len(batch), frames_dir)
+            for item, prediction in zip(batch, middle)
+        ]
 
 
 def _done(row: dict) -> Future:
@@ -199,7 +231,11 @@ def batches(loaded: Iterable[Loaded], size: int, failed: Callable[[Loaded], None
         if item.problem:
             failed(item)
             continue
-        if batch and (len(batch) == size or item.frames.shape != batch[0].frames.shape or (item.flows is None) != (batch[0].flows is None)):
+        if batch and (
+            len(batch) == size
+            or item.frames.shape != batch[0].frames.shape
+            or (item.flows is None) != (batch[0].flows is None)
+        ):
             yield batch
             batch = []
         batch.append(item)
@@ -244,7 +280,7 @@ def run_bench(
 
     ``data``: the ATD-12K test layout or an atdkit dataset (labelled or not). ``size``: (W, H)
     frames are scored at instead of the profile's 960x540 (recorded in run.json). ``options``: the
-    methods' run option values by key (``Option.key``), e.g. ``{"sgm": "precomputed"}``. Raises BenchError
+    methods' run option values by key (``Option.key``), as the methods declare them. Raises BenchError
     (one line) when the run cannot start; per-triplet problems become failed rows instead.
     """
     console = console or Console(stderr=True)
@@ -252,16 +288,20 @@ def run_bench(
         raise BenchError(f"unknown metric profile {profile!r}; profiles: {', '.join(PROFILES)}")
     scoring = PROFILES[profile] if size is None else replace(PROFILES[profile], size=tuple(size))
     if min(scoring.size) < scoring.ssim_window:
-        raise BenchError(f"--size {scoring.size[0]}x{scoring.size[1]}: SSIM needs frames of at least "
-                         f"{scoring.ssim_window}x{scoring.ssim_window}")
+        raise BenchError(
+            f"--size {scoring.size[0]}x{scoring.size[1]}: SSIM needs frames of at least "
+            f"{scoring.ssim_window}x{scoring.ssim_window}"
+        )
     weights = {key: Path(path) for key, path in (weights or {}).items()}
     try:
         chosen = [method.with_options(options or {}) for method in resolve_methods(methods)]
         known_keys = {w.key for m in chosen for w in m.weights}
         for key in weights:
             if key not in known_keys:
-                raise BenchError(f"--weights {key}=...: none of the methods asked for uses a weight file called {key}"
-                                 + (f" (they use: {', '.join(sorted(known_keys))})" if known_keys else " (they need no weights)"))
+                raise BenchError(
+                    f"--weights {key}=...: none of the methods asked for uses a weight file called {key}"
+                    + (f" (they use: {', '.join(sorted(known_keys))})" if known_keys else " (they need no weights)")
+                )
         torch_device, device_note = choose_device(device, fp16)
         for method in chosen:
             if method.needs_gpu and torch_device.type != "cuda":
@@ -272,7 +312,9 @@ def run_bench(
         raise BenchError(str(error)) from None
     for method in chosen:
         if method.flows == "required" and not bench_data.has_flows:
-            raise BenchError(f"method {method.name} needs precomputed flows, which {bench_data.root} lacks ({TEST_FLOWS}/)")
+            raise BenchError(
+                f"method {method.name} needs precomputed flows, which {bench_data.root} lacks ({TEST_FLOWS}/)"
+            )
     notes = [*bench_data.warnings, *([device_note] if device_note else [])]
     for note in notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
@@ -290,8 +332,12 @@ def run_bench(
         "precision": "fp16 autocast" if fp16 else "fp32",
         "profile": scoring.facts(),
         "data": {
-            "path": str(bench_data.root.resolve()), "layout": bench_data.layout, "split": bench_data.split,
-            "triplets": len(bench_data.triplets), "labelled": bench_data.labelled, "flows": bench_data.has_flows,
+            "path": str(bench_data.root.resolve()),
+            "layout": bench_data.layout,
+            "split": bench_data.split,
+            "triplets": len(bench_data.triplets),
+            "labelled": bench_data.labelled,
+            "flows": bench_data.has_flows,
             "fingerprint": fingerprint,
         },
         "methods": {},
@@ -308,12 +354,25 @@ def run_bench(
                 }
             results.write_run_json(out, context)
             for method in chosen:
-                _score_method(method, weight_paths[method.name], bench_data, scoring, torch_device, fp16, store,
-                              workers, save_frames, console)
+                _score_method(
+                    method,
+                    weight_paths[method.name],
+                    bench_data,
+                    scoring,
+                    torch_device,
+                    fp16,
+                    store,
+                    workers,
+                    save_frames,
+                    console,
+                )
             frame = store.finish([m.name for m in chosen])
             summary = results.summarise(frame)
             context.update(status="finished", finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            context["rows"] = {"scored": int((frame["status"] == "ok").sum()), "failed": int((frame["status"] != "ok").sum())}
+            context["rows"] = {
+                "scored": int((frame["status"] == "ok").sum()),
+                "failed": int((frame["status"] != "ok").sum()),
+            }
             results.write_summary(out, summary, context)
             results.plot_levels(summary, out / "psnr_by_level.png")
             results.plot_distribution(frame, [s["method"] for s in summary], out / "psnr_distribution.png")
@@ -324,8 +383,18 @@ def run_bench(
     return BenchReport(out, summary, context["device"]["name"], scoring.size, notes, list(failures))
 
 
-def _score_method(method: Method, weight_paths: dict, data: BenchData, profile: Profile, device: torch.device, fp16: bool,
-                  store: results.ResultsDir, workers: int | None, save_frames: bool, console: Console) -> None:
+def _score_method(
+    method: Method,
+    weight_paths: dict,
+    data: BenchData,
+    profile: Profile,
+    device: torch.device,
+    fp16: bool,
+    store: results.ResultsDir,
+    workers: int | None,
+    save_frames: bool,
+    console: Console,
+) -> None:
     done = store.rows()
     done = set(done.loc[(done["method"] == method.name) & (done["status"] == "ok"), "triplet_id"])
     todo = [t for t in data.triplets if t.triplet_id not in done]
@@ -357,9 +426,19 @@ def _score_method(method: Method, weight_paths: dict, data: BenchData, profile: 
             store.commit_part(rows)
             rows, last_commit = [], time.monotonic()
 
-    columns = (TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(), RateColumn("triplets"), TextColumn("ETA"), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn("triplets"),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     scored: deque[Future] = deque()
-    with Progress(*columns, console=console) as progress, ThreadPoolExecutor(workers, thread_name_prefix="bench-score") as pool:
+    with (
+        Progress(*columns, console=console) as progress,
+        ThreadPoolExecutor(workers, thread_name_prefix="bench-score") as pool,
+    ):
         task = progress.add_task(method.name, total=len(todo))
         try:
             loaded = prefetch(todo, load, workers, ahead=2 * max(workers, method.batch_size))
@@ -374,14 +453,18 @@ def _score_method(method: Method, weight_paths: dict, data: BenchData, profile: 
     _contact_sheet(method, runner, data, profile, store)
 
 
-def _contact_sheet(method: Method, runner: Runner, data: BenchData, profile: Profile, store: results.ResultsDir) -> None:
+def _contact_sheet(
+    method: Method, runner: Runner, data: BenchData, profile: Profile, store: results.ResultsDir
+) -> None:
     """The method's worst triplets (over every row so far), predicted again, as worst_<method>.png."""
     frame = store.rows()
     ids = results.worst(frame, method.name)
     if not ids:
         return
     by_id = {t.triplet_id: t for t in data.triplets}
-    psnr = dict(zip(frame.loc[frame["method"] == method.name, "triplet_id"], frame.loc[frame["method"] == method.name, "psnr"]))
+    psnr = dict(
+        zip(frame.loc[frame["method"] == method.name, "triplet_id"], frame.loc[frame["method"] == method.name, "psnr"])
+    )
     panels = []
     for triplet_id in ids:
         if triplet_id not in by_id:
@@ -393,10 +476,16 @@ def _contact_sheet(method: Method, runner: Runner, data: BenchData, profile: Pro
             (prediction,), _ = runner.predict([item])
         except Exception:  # already recorded as a failed row when it failed in the run
             continue
-        panels.append({
-            "triplet_id": triplet_id, "psnr": psnr[triplet_id], "frame1": item.frames[0], "frame3": item.frames[2],
-            "truth": item.frames[1], "prediction": profile.prepare(prediction),
-        })
+        panels.append(
+            {
+                "triplet_id": triplet_id,
+                "psnr": psnr[triplet_id],
+                "frame1": item.frames[0],
+                "frame3": item.frames[2],
+                "truth": item.frames[1],
+                "prediction": profile.prepare(prediction),
+            }
+        )
     if panels:
         results.contact_sheet(method.name, panels, store.root / f"worst_{method.name}.png")
 
@@ -409,7 +498,13 @@ def library_versions() -> dict:
     import skimage
 
     return {
-        "python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__, "opencv": cv2.__version__,
-        "pillow": PIL.__version__, "scikit-image": skimage.__version__, "pyarrow": pyarrow.__version__,
-        "pandas": pandas.__version__, "matplotlib": matplotlib.__version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "pillow": PIL.__version__,
+        "scikit-image": skimage.__version__,
+        "pyarrow": pyarrow.__version__,
+        "pandas": pandas.__version__,
+        "matplotlib": matplotlib.__version__,
     }

@@ -7,6 +7,7 @@ Frames are used at their own size (fitted to the method's rule and back, as in `
 to the methods that take them, with the option values the method implies for given flows. The
 result is written as an 8-bit image through a temporary file.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,9 +22,16 @@ from atdkit.images import read_rgb, write_image
 from atdkit.pipelines.formats.atd12k import FLOW_FILES, read_flows
 
 
-def interpolate_pair(method_name: str, frame1: Path, frame3: Path, out: Path, weights: dict[str, Path] | None = None,
-                     device: str = "auto", flows_dir: Path | None = None, options: dict[str, object] | None = None,
-                     ) -> tuple[Path, float]:
+def interpolate_pair(
+    method_name: str,
+    frame1: Path,
+    frame3: Path,
+    out: Path,
+    weights: dict[str, Path] | None = None,
+    device: str = "auto",
+    flows_dir: Path | None = None,
+    options: dict[str, object] | None = None,
+) -> tuple[Path, float]:
     """Write the middle frame to ``out``; returns the path and the method's seconds.
 
     ``options``: the method's run option values by key. Methods that take triplet ids get the name of
@@ -31,19 +39,27 @@ def interpolate_pair(method_name: str, frame1: Path, frame3: Path, out: Path, we
     """
     method = registry.get(method_name)
     given = dict(method.given_flows) if flows_dir is not None else {}
-    method = method.with_options({**given, **{key: value for key, value in (options or {}).items() if value is not None}})
+    method = method.with_options(
+        {**given, **{key: value for key, value in (options or {}).items() if value is not None}}
+    )
     if flows_dir is not None and method.flows == "none":
         raise ValueError(f"method {method.name} takes no precomputed flows: leave out --flows")
     paths = registry.resolve_weights(method, {key: Path(path) for key, path in (weights or {}).items()})
     first, last = read_rgb(frame1), read_rgb(frame3)
     if first.shape != last.shape:
-        raise ValueError(f"{frame1} is {first.shape[1]}x{first.shape[0]} but {frame3} is {last.shape[1]}x{last.shape[0]}")
+        raise ValueError(
+            f"{frame1} is {first.shape[1]}x{first.shape[0]} but {frame3} is {last.shape[1]}x{last.shape[0]}"
+        )
     if method.flows == "required" and flows_dir is None:
         raise ValueError(f"method {method.name} needs precomputed flows: pass --flows DIR ({', '.join(FLOW_FILES)})")
-    flows = None if flows_dir is None else [torch.from_numpy(flow)[None] for flow in read_flows(flows_dir, first.shape[:2])]
+    flows = (
+        None if flows_dir is None else [torch.from_numpy(flow)[None] for flow in read_flows(flows_dir, first.shape[:2])]
+    )
     torch_device, _ = choose_device(device)
     interpolate = method.load(paths, torch_device)
-    frames = [torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255).to(torch_device) for image in (first, last)]
+    frames = [
+        torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255).to(torch_device) for image in (first, last)
+    ]
     tensors = [*frames, *([None, None] if flows is None else [flow.to(torch_device) for flow in flows])]
     (a, b, flow13, flow31), restore = fit_inputs(method.fit, tensors, [False, False, True, True])
     started = time.perf_counter()

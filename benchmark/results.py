@@ -16,6 +16,7 @@ RESULTS_DIR/
 Rows are committed in parts (``.partial/``) as a run goes, so a killed run resumes with
 ``--resume``; the final files are written under temporary names and renamed into place.
 """
+
 from __future__ import annotations
 
 import csv
@@ -31,8 +32,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from atdkit import schema
-from atdkit.metrics import Profile
 from atdkit.images import write_image
+from atdkit.metrics import Profile
 from atdkit.store import atomic_path, remove, write_file, write_table
 
 PER_TRIPLET, RUN_JSON = "per_triplet.parquet", "run.json"
@@ -62,21 +63,32 @@ class ResultsDir:
         """Refuse to mix runs: earlier results need --resume, and --resume needs the same profile, size and data."""
         started = self.per_triplet.exists() or bool(self._parts())
         if started and not resume:
-            raise ResultsError(f"{self.root} already holds benchmark results: pass --resume to add to them, or choose another --out")
+            raise ResultsError(
+                f"{self.root} already holds benchmark results: pass --resume to add to them, or choose another --out"
+            )
         if not (resume and self.run_json.exists()):
             return
         earlier = json.loads(self.run_json.read_text())
         if earlier["profile"]["name"] != profile.name:
-            raise ResultsError(f"{self.root} was scored with profile {earlier['profile']['name']}, not {profile.name}: choose another --out")
+            raise ResultsError(
+                f"{self.root} was scored with profile {earlier['profile']['name']}, not {profile.name}: "
+                "choose another --out"
+            )
         if earlier["profile"]["resize"] != profile.facts()["resize"]:
             scored_at = earlier["profile"]["resize"].split(",")[0]
-            raise ResultsError(f"{self.root} was scored at {scored_at}, not {profile.size[0]}x{profile.size[1]} (--size): choose another --out")
+            raise ResultsError(
+                f"{self.root} was scored at {scored_at}, not {profile.size[0]}x{profile.size[1]} (--size): "
+                "choose another --out"
+            )
         if earlier["data"]["fingerprint"] != fingerprint:
             raise ResultsError(f"{self.root} was scored on other data (or DATA changed since): choose another --out")
 
     def rows(self) -> pd.DataFrame:
         """Every row scored so far (final table and committed parts), the latest per (method, triplet)."""
-        tables = [pq.read_table(path, schema=schema.BENCH_RESULTS) for path in ([self.per_triplet] if self.per_triplet.exists() else []) + self._parts()]
+        tables = [
+            pq.read_table(path, schema=schema.BENCH_RESULTS)
+            for path in ([self.per_triplet] if self.per_triplet.exists() else []) + self._parts()
+        ]
         if not tables:
             return schema.BENCH_RESULTS.empty_table().to_pandas()
         frame = pa.concat_tables(tables).to_pandas()
@@ -95,7 +107,11 @@ class ResultsDir:
         order = {name: i for i, name in enumerate(dict.fromkeys([*method_order, *frame["method"]]))}
         frame = frame.sort_values(["method", "triplet_id"], key=lambda c: c.map(order) if c.name == "method" else c)
         frame = frame.reset_index(drop=True)
-        write_table(self.per_triplet, pa.Table.from_pandas(frame, schema=schema.BENCH_RESULTS, preserve_index=False), schema.BENCH_RESULTS)
+        write_table(
+            self.per_triplet,
+            pa.Table.from_pandas(frame, schema=schema.BENCH_RESULTS, preserve_index=False),
+            schema.BENCH_RESULTS,
+        )
         if self.partial.exists():
             remove(self.partial)
         return frame
@@ -110,7 +126,9 @@ def _mean(values: pd.Series) -> float | None:
 def _stats(rows: pd.DataFrame, psnr: str, ssim: str) -> dict:
     scored = rows[rows[psnr].notna()]
     return {
-        "psnr": _mean(scored[psnr]), "ssim": _mean(scored[ssim]), "n": len(scored),
+        "psnr": _mean(scored[psnr]),
+        "ssim": _mean(scored[ssim]),
+        "n": len(scored),
         "inf": int(np.isinf(scored[psnr]).sum()),
     }
 
@@ -129,8 +147,11 @@ def summarise(frame: pd.DataFrame) -> list[dict]:
     for method, rows in frame.groupby("method", sort=False):
         ok = rows[rows["status"] == "ok"]
         entry = {
-            "method": method, "triplets": len(rows), "failed": int((rows["status"] != "ok").sum()),
-            "ie": _mean(ok["ie"]), "seconds": _mean(ok["seconds"]),
+            "method": method,
+            "triplets": len(rows),
+            "failed": int((rows["status"] != "ok").sum()),
+            "ie": _mean(ok["ie"]),
+            "seconds": _mean(ok["seconds"]),
             "groups": {group: _stats(*group_rows(ok, group)) for group in GROUPS},
             "tags": {},
         }
@@ -159,18 +180,27 @@ def _number(value: float | None, digits: int) -> str:
 def summary_markdown(summary: list[dict], context: dict) -> str:
     data, profile = context["data"], context["profile"]
     lines = [
-        f"# atdkit bench: {data['path']}", "",
-        f"{data['triplets']} triplets ({data['layout']} layout{', ' + data['split'] + ' split' if data.get('split') else ''}"
-        f"{'' if data['labelled'] else ', unlabelled: Whole only'}); metric profile `{profile['name']}` ({profile['summary']}); "
-        f"device {context['device']['name']}, {context['precision']}.", "",
-        "## PSNR / SSIM, laid out like the paper's Table 1", "",
-        "| Method | Whole | RoI | Easy | Medium | Hard |", "|---|---|---|---|---|---|",
+        f"# atdkit bench: {data['path']}",
+        "",
+        f"{data['triplets']} triplets ({data['layout']} layout"
+        f"{', ' + data['split'] + ' split' if data.get('split') else ''}"
+        f"{'' if data['labelled'] else ', unlabelled: Whole only'}); "
+        f"metric profile `{profile['name']}` ({profile['summary']}); "
+        f"device {context['device']['name']}, {context['precision']}.",
+        "",
+        "## PSNR / SSIM, laid out like the paper's Table 1",
+        "",
+        "| Method | Whole | RoI | Easy | Medium | Hard |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [f"| {s['method']} | " + " | ".join(cell(s["groups"][g]) for g in GROUPS) + " |" for s in summary]
     lines += [
-        "", "Means of per-triplet scores over the triplets scored (a failed triplet is in no mean). "
-        "An exact prediction has infinite PSNR: it is left out of the PSNR means and counted below.", "",
-        "| Method | triplets | failed | infinite PSNR (Whole / RoI) | RoI scored | IE | method s/triplet |", "|---|---|---|---|---|---|---|",
+        "",
+        "Means of per-triplet scores over the triplets scored (a failed triplet is in no mean). "
+        "An exact prediction has infinite PSNR: it is left out of the PSNR means and counted below.",
+        "",
+        "| Method | triplets | failed | infinite PSNR (Whole / RoI) | RoI scored | IE | method s/triplet |",
+        "|---|---|---|---|---|---|---|",
     ]
     for s in summary:
         whole, roi = s["groups"]["whole"], s["groups"]["roi"]
@@ -182,25 +212,51 @@ def summary_markdown(summary: list[dict], context: dict) -> str:
         tags = list(dict.fromkeys(tag for s in summary for (kind, tag) in s["tags"] if kind == column))
         if not tags:
             continue
-        lines += ["", f"## PSNR / SSIM by {title} tag (triplets)", "", "| Method | " + " | ".join(tags) + " |", "|---" * (len(tags) + 1) + "|"]
+        lines += [
+            "",
+            f"## PSNR / SSIM by {title} tag (triplets)",
+            "",
+            "| Method | " + " | ".join(tags) + " |",
+            "|---" * (len(tags) + 1) + "|",
+        ]
         for s in summary:
             cells = [s["tags"].get((column, tag)) for tag in tags]
-            lines.append(f"| {s['method']} | " + " | ".join(f"{cell(c)} ({c['n']})" if c else "–" for c in cells) + " |")
+            lines.append(
+                f"| {s['method']} | " + " | ".join(f"{cell(c)} ({c['n']})" if c else "–" for c in cells) + " |"
+            )
     return "\n".join(lines) + "\n"
 
 
 def summary_csv(summary: list[dict]) -> str:
     out = io.StringIO()
-    header = ["method", "triplets", "failed", *[f"{g}_{m}" for g in GROUPS for m in ("psnr", "ssim")], *[f"{g}_n" for g in GROUPS], "infinite_psnr", "infinite_roi_psnr", "ie", "seconds_per_triplet"]
+    header = [
+        "method",
+        "triplets",
+        "failed",
+        *[f"{g}_{m}" for g in GROUPS for m in ("psnr", "ssim")],
+        *[f"{g}_n" for g in GROUPS],
+        "infinite_psnr",
+        "infinite_roi_psnr",
+        "ie",
+        "seconds_per_triplet",
+    ]
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for s in summary:
         groups = s["groups"]
-        writer.writerow([
-            s["method"], s["triplets"], s["failed"],
-            *[_number(groups[g][m], 6) for g in GROUPS for m in ("psnr", "ssim")],
-            *[groups[g]["n"] for g in GROUPS], groups["whole"]["inf"], groups["roi"]["inf"], _number(s["ie"], 6), _number(s["seconds"], 6),
-        ])
+        writer.writerow(
+            [
+                s["method"],
+                s["triplets"],
+                s["failed"],
+                *[_number(groups[g][m], 6) for g in GROUPS for m in ("psnr", "ssim")],
+                *[groups[g]["n"] for g in GROUPS],
+                groups["whole"]["inf"],
+                groups["roi"]["inf"],
+                _number(s["ie"], 6),
+                _number(s["seconds"], 6),
+            ]
+        )
     return out.getvalue()
 
 
@@ -210,7 +266,9 @@ def tags_csv(summary: list[dict]) -> str:
     writer.writerow(["method", "kind", "tag", "psnr", "ssim", "n", "infinite_psnr"])
     for s in summary:
         for (kind, tag), stats in s["tags"].items():
-            writer.writerow([s["method"], kind, tag, _number(stats["psnr"], 6), _number(stats["ssim"], 6), stats["n"], stats["inf"]])
+            writer.writerow(
+                [s["method"], kind, tag, _number(stats["psnr"], 6), _number(stats["ssim"], 6), stats["n"], stats["inf"]]
+            )
     return out.getvalue()
 
 
@@ -306,12 +364,16 @@ def contact_sheet(method: str, panels: list[dict], path: Path) -> None:
         truth = panel["truth"].astype(np.float64) / 255.0
         error = np.sqrt(np.sum((panel["prediction"] - truth) ** 2, axis=2)) * 255.0
         top = max(64.0, float(np.percentile(error, 99.5)))
-        error_map = cv2.cvtColor(cv2.applyColorMap(np.uint8(np.clip(error / top, 0, 1) * 255), cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+        error_map = cv2.cvtColor(
+            cv2.applyColorMap(np.uint8(np.clip(error / top, 0, 1) * 255), cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB
+        )
         prediction = np.uint8(np.round(np.clip(panel["prediction"], 0, 1) * 255))
         y = header + row * (panel_h + gap)
         for column, image in enumerate((panel["frame1"], panel["frame3"], prediction, panel["truth"], error_map)):
             x = label_w + column * (SHEET_WIDTH + gap)
-            sheet[y : y + panel_h, x : x + SHEET_WIDTH] = cv2.resize(image, (SHEET_WIDTH, panel_h), interpolation=cv2.INTER_AREA)
+            sheet[y : y + panel_h, x : x + SHEET_WIDTH] = cv2.resize(
+                image, (SHEET_WIDTH, panel_h), interpolation=cv2.INTER_AREA
+            )
         _text(sheet, panel["triplet_id"][:24], (8, y + panel_h // 2 - 4), 0.45)
         _text(sheet, f"{panel['psnr']:.2f} dB; error scale 0-{top:.0f}", (8, y + panel_h // 2 + 16), 0.45)
     write_image(path, sheet)

@@ -17,6 +17,7 @@ they return is small.
   atdkit installed (``pip install 'atdkit[ray]'``), and the films and the dataset folder at the
   same paths as the driver.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,9 +27,10 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from rich.table import Table
 
@@ -69,7 +71,7 @@ class ExecutorChoice:
         if self.kind == "ray":
             import_ray()
 
-    def open(self, progress: Progress) -> "Executor":
+    def open(self, progress: Progress) -> Executor:
         self.check()
         if self.kind == "ray":
             return RayExecutor(self.workers, progress, self.ray_address or os.environ.get("RAY_ADDRESS"))
@@ -90,7 +92,7 @@ class Executor:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "Executor":
+    def __enter__(self) -> Executor:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -147,7 +149,9 @@ class LocalExecutor(Executor):
         self._queue = context.Queue()
         self._relay = threading.Thread(target=self._relay_events, daemon=True)
         self._relay.start()
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_pool_worker, initargs=(self._queue,))
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_init_pool_worker, initargs=(self._queue,)
+        )
         while self._waiting:
             name, fn, args = self._waiting.popleft()
             self._futures[self._pool.submit(_run_in_pool, fn, args)] = name
@@ -200,7 +204,9 @@ def import_ray():
     try:
         import ray
     except ImportError:
-        raise ExecutorError("--executor ray needs Ray, which is not installed here: pip install 'atdkit[ray]'") from None
+        raise ExecutorError(
+            "--executor ray needs Ray, which is not installed here: pip install 'atdkit[ray]'"
+        ) from None
     return ray
 
 
@@ -311,5 +317,12 @@ class NodeTally:
             table.add_column(column, justify="left" if column == "node" else "right")
         for node, facts in sorted(self.nodes.items()):
             rate = facts.amount / facts.seconds if facts.seconds else 0.0
-            table.add_row(node, str(facts.units), str(facts.failed), f"{facts.seconds:.1f}", f"{facts.amount:,.0f}", f"{rate:,.1f}")
+            table.add_row(
+                node,
+                str(facts.units),
+                str(facts.failed),
+                f"{facts.seconds:.1f}",
+                f"{facts.amount:,.0f}",
+                f"{rate:,.1f}",
+            )
         return table

@@ -1,4 +1,5 @@
 """Shared fixtures: synthetic clips with known truth and a dataset extracted from them (helpers.py: the rest)."""
+
 from __future__ import annotations
 
 import os
@@ -16,14 +17,15 @@ from helpers import REPO
 
 @pytest.fixture(scope="session", autouse=True)
 def only_the_tests_weight_files(tmp_path_factory):
-    """Weight files are looked up in an empty folder, not the machine's ~/.cache/atdkit/weights (subprocesses inherit it)."""
+    """Weight files are looked up in an empty folder, not the machine's ~/.cache/atdkit/weights
+    (subprocesses inherit it)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ATDKIT_WEIGHTS", str(tmp_path_factory.mktemp("weights")))
         yield
 
 
 @pytest.fixture(scope="session")
-def synth_clip(tmp_path_factory) -> tuple[Path, "object"]:
+def synth_clip(tmp_path_factory) -> tuple[Path, object]:
     """A 6-second 640x360 synthetic cartoon clip and its timeline."""
     from atdkit.pipelines.extraction.synth import render_clip
 
@@ -42,7 +44,20 @@ def cartoon_dataset(tmp_path_factory) -> Path:
     for i, clip in enumerate(clips):
         render_clip(clip, seed=11 + i, size=(320, 180), seconds=3)
     (folder / "series.csv").write_text("source_id,series\nfilm_0,alpha\nfilm_1,alpha\nfilm_2,beta\nfilm_3,gamma\n")
-    assert main(["extract", "--videos", *map(str, clips), "--series-map", str(folder / "series.csv"), "--out", str(folder / "dataset")]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                "--videos",
+                *map(str, clips),
+                "--series-map",
+                str(folder / "series.csv"),
+                "--out",
+                str(folder / "dataset"),
+            ]
+        )
+        == 0
+    )
     return folder / "dataset"
 
 
@@ -81,15 +96,41 @@ def installed_atdkit(tmp_path_factory) -> Installed:
     """``pip install .`` of a copy of the clone into a new venv (no dependencies: the venv sees this interpreter's)."""
     work = tmp_path_factory.mktemp("install")
     source = work / "atdkit-source"  # a copy: building writes build/ and *.egg-info beside the sources
-    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", "test-artifacts"))
+    shutil.copytree(
+        REPO, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__", "test-artifacts")
+    )
     venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", venv], check=True, capture_output=True
+    )
     python = venv / "bin" / "python"
-    site_packages = Path(subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                                        check=True, capture_output=True, text=True).stdout.strip())
+    site_packages = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
     before = frozenset(p.name for p in site_packages.iterdir())
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    installed = subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
-                                "--no-build-isolation", "--no-index", source], capture_output=True, text=True, env=env)
+    installed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            python,
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            source,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert installed.returncode == 0, installed.stderr[-3000:]
     return Installed(python, site_packages, before, env)

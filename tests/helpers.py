@@ -1,4 +1,5 @@
 """What several test modules use: the real material in ../shared/data, the command line, and frames with known truth."""
+
 from __future__ import annotations
 
 import contextlib
@@ -33,8 +34,14 @@ def shared(*parts: str) -> Path:
 
 def run_atdkit(*args, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the real command line in a fresh process (for what needs one: a kill, a separate interpreter)."""
-    return subprocess.run([sys.executable, "-m", "atdkit", *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          cwd=REPO, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "atdkit", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env=env,
+    )
 
 
 @dataclass
@@ -93,9 +100,24 @@ def ffmpeg_decode(path: Path, pix_fmt: str = "rgb24") -> np.ndarray:
     with av.open(str(path)) as container:
         width, height = container.streams.video[0].width, container.streams.video[0].height
     raw = subprocess.run(
-        [ffmpeg_executable(), "-v", "quiet", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough",
-         "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"],
-        capture_output=True, check=False,
+        [
+            ffmpeg_executable(),
+            "-v",
+            "quiet",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            pix_fmt,
+            "-",
+        ],
+        capture_output=True,
+        check=False,
     ).stdout
     if pix_fmt == "rgb24":
         frame_bytes = width * height * 3
@@ -114,8 +136,16 @@ def write_labels(dataset: Path, difficulty: dict[str, str | None], tags: dict[st
     from atdkit.store import Dataset
 
     rows = [
-        {"triplet_id": t, "n_labels": 2, "n_eligible": 2, "kept": True, "difficulty": d, "general_motion": (tags or {}).get(t, []),
-         "behavior": [], "needs_review": False}
+        {
+            "triplet_id": t,
+            "n_labels": 2,
+            "n_eligible": 2,
+            "kept": True,
+            "difficulty": d,
+            "general_motion": (tags or {}).get(t, []),
+            "behavior": [],
+            "needs_review": False,
+        }
         for t, d in difficulty.items()
     ]
     Dataset(dataset).write("labels", rows)
@@ -139,10 +169,14 @@ def cartoon_triplet(rng: np.random.Generator, size=BENCH_SIZE, travel=(15, 45)) 
     width, height = size
     ramp = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
     top, bottom = rng.uniform(140, 230, 3), rng.uniform(50, 150, 3)
-    background = np.ascontiguousarray(np.broadcast_to(top + (bottom - top) * ramp, (height, width, 3)).round().astype(np.uint8))
+    background = np.ascontiguousarray(
+        np.broadcast_to(top + (bottom - top) * ramp, (height, width, 3)).round().astype(np.uint8)
+    )
     for _ in range(4):
         centre = tuple(int(v) for v in rng.uniform((0, 0), size))
-        cv2.circle(background, centre, int(rng.uniform(0.03, 0.08) * width), rng.uniform(40, 220, 3).tolist(), -1, cv2.LINE_AA)
+        cv2.circle(
+            background, centre, int(rng.uniform(0.03, 0.08) * width), rng.uniform(40, 220, 3).tolist(), -1, cv2.LINE_AA
+        )
     cast = []
     for _ in range(4):
         radius = rng.uniform(0.03, 0.08) * width
@@ -182,8 +216,17 @@ def tiny_atd_layout(root: Path, count: int) -> None:
             write_png(root / "test_2k_540p" / triplet_id / f"frame{n}.png", image)
         annotation = root / "test_2k_annotations" / triplet_id / f"{triplet_id}.json"
         annotation.parent.mkdir(parents=True)
-        annotation.write_text(json.dumps({"level": i % 3, "motion_RoI": {"x": 200, "y": 100, "width": 800, "height": 600},
-                                          "image_size": [1920, 1080], "general_motion_type": "translation", "behavior": "others"}))
+        annotation.write_text(
+            json.dumps(
+                {
+                    "level": i % 3,
+                    "motion_RoI": {"x": 200, "y": 100, "width": 800, "height": 600},
+                    "image_size": [1920, 1080],
+                    "general_motion_type": "translation",
+                    "behavior": "others",
+                }
+            )
+        )
 
 
 INK = (30, 25, 35)
@@ -207,8 +250,10 @@ def cartoon(shapes, t: float, size=(256, 192)) -> np.ndarray:
             cv2.ellipse(frame, (cx, cy), (w, h), 0, 0, 360, colour, -1, cv2.LINE_AA)
             cv2.ellipse(frame, (cx, cy), (w, h), 0, 0, 360, INK, 2, cv2.LINE_AA)
         else:
-            corners = np.array([[cx - w, cy - h], [cx + w, cy - h * 0.6], [cx + w * 0.7, cy + h], [cx - w * 0.8, cy + h * 0.8]],
-                               np.int32)
+            corners = np.array(
+                [[cx - w, cy - h], [cx + w, cy - h * 0.6], [cx + w * 0.7, cy + h], [cx - w * 0.8, cy + h * 0.8]],
+                np.int32,
+            )
             cv2.fillPoly(frame, [corners], colour, cv2.LINE_AA)
             cv2.polylines(frame, [corners], True, INK, 2, cv2.LINE_AA)
     return frame
@@ -222,7 +267,7 @@ def moving_square(height: int, width: int, batch: int = 1, seed: int = 0) -> lis
     frames = []
     for step in range(3):
         frame = background.clone()
-        frame[:, :, 8:24, 10 + 6 * step: 26 + 6 * step] = colour
+        frame[:, :, 8:24, 10 + 6 * step : 26 + 6 * step] = colour
         frames.append(frame)
     return frames
 
@@ -285,12 +330,18 @@ def stored_flows():
 
 
 def tiny_method(flows=True, dropout: float = 0.2):
-    """A trainable method around :class:`TinyNet`; ``flows``: True (stored flows), None/False (none) or a TrainingFlows."""
+    """A trainable method around :class:`TinyNet`; ``flows``: True (stored flows), None/False (none)
+    or a TrainingFlows."""
     from atdkit.benchmark.methods import Method, Padding, Trainable
 
     training_flows = stored_flows() if flows is True else (flows or None)
-    return Method("tiny", "a test network", load=lambda weights, device: None, fit=Padding(8),
-                  trainable=Trainable(lambda weights: TinyNet(dropout), "tiny", flows=training_flows))
+    return Method(
+        "tiny",
+        "a test network",
+        load=lambda weights, device: None,
+        fit=Padding(8),
+        trainable=Trainable(lambda weights: TinyNet(dropout), "tiny", flows=training_flows),
+    )
 
 
 def quiet() -> Console:
@@ -300,8 +351,19 @@ def quiet() -> Console:
 def tiny_settings(**changes):
     from atdkit.benchmark.training import TrainSettings
 
-    return TrainSettings(**{"size": TRAIN_SIZE, "crop": 32, "batch_size": 4, "steps": 6, "save_every": 2, "val_fraction": 0.25,
-                            "workers": 0, "device": "cpu", **changes})
+    return TrainSettings(
+        **{
+            "size": TRAIN_SIZE,
+            "crop": 32,
+            "batch_size": 4,
+            "steps": 6,
+            "save_every": 2,
+            "val_fraction": 0.25,
+            "workers": 0,
+            "device": "cpu",
+            **changes,
+        }
+    )
 
 
 # --- the annotation app under Streamlit's AppTest -------------------------------------------------------

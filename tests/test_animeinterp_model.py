@@ -4,6 +4,7 @@ Checkpoints are synthesised from the spec's key list (../shared/specs/animeinter
 the 220 tensors of anime_interp_full.ckpt) with random values, saved like the official script
 saves them: ``{'model_state_dict': {'module.' + key: tensor}}``.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,14 +86,20 @@ def test_a_mismatching_state_dict_is_refused_naming_the_keys(tmp_path, official_
 def test_a_foreign_state_dict_is_refused(tmp_path):
     path = tmp_path / "vgg19.pth"
     torch.save({"features.0.weight": torch.zeros(64, 3, 3, 3), "features.0.bias": torch.zeros(64)}, path)
-    with pytest.raises(CheckpointError, match=r"not an AnimeInterp checkpoint: 220 missing keys \(.*\); 2 unexpected keys \(features.0.bias, features.0.weight\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"not an AnimeInterp checkpoint: 220 missing keys \(.*\); "
+        r"2 unexpected keys \(features.0.bias, features.0.weight\)",
+    ):
         AnimeInterp.from_checkpoint(path)
 
 
 def test_a_truncated_file_is_refused(tmp_path, checkpoint):
     path = tmp_path / "truncated.ckpt"
     path.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
-    with pytest.raises(CheckpointError, match=r"truncated.ckpt: not a readable PyTorch checkpoint, truncated or damaged"):
+    with pytest.raises(
+        CheckpointError, match=r"truncated.ckpt: not a readable PyTorch checkpoint, truncated or damaged"
+    ):
         AnimeInterp.from_checkpoint(path)
     with pytest.raises(CheckpointError, match="no such file"):
         AnimeInterp.from_checkpoint(tmp_path / "absent.ckpt")
@@ -112,7 +119,10 @@ def test_a_pickle_with_an_executable_payload_is_refused_unexecuted(tmp_path):
     marker = tmp_path / "payload-ran"
     path = tmp_path / "evil.ckpt"
     torch.save({"model_state_dict": Payload(marker)}, path)
-    with pytest.raises(CheckpointError, match=r"evil.ckpt: refused: it holds more than tensors and loading it would run code from the file \(.*system"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"evil.ckpt: refused: it holds more than tensors and loading it would run code from the file \(.*system",
+    ):
         AnimeInterp.from_checkpoint(path)
     assert not marker.exists()
     # the same payload in a plain pickle (not a torch zip file) is refused too
@@ -184,7 +194,11 @@ def test_warping_moves_frames_half_way(model):
     with torch.no_grad():
         warped_frames, full, half, quarter = model.warp_to(frame0, frame1, flow01, flow10, t=0.5)
     assert [tensor.shape[1:] for tensor in (warped_frames, full, half, quarter)] == [
-        (6, 128, 128), (64, 128, 128), (128, 64, 64), (192, 32, 32)]
+        (6, 128, 128),
+        (64, 128, 128),
+        (128, 64, 64),
+        (192, 32, 32),
+    ]
     torch.testing.assert_close(warped_frames[:, :3, 1:, 2:], frame0[:, :, :-1, :-2])  # moved (2, 1)
     assert torch.count_nonzero(warped_frames[:, :3, :1]) == 0 and torch.count_nonzero(warped_frames[:, :3, :, :2]) == 0
     torch.testing.assert_close(warped_frames[:, 3:], frame1)  # no motion
@@ -204,7 +218,9 @@ def test_registered_as_benchmark_methods(checkpoint, tmp_path):
 
     methods = available()
     assert {name: [w.key for w in methods[name].weights] for name in methods if name.startswith("animeinterp")} == {
-        "animeinterp": ["animeinterp", "vgg19"], "animeinterp-nosgm": ["animeinterp"], "animeinterp-norfr": ["animeinterp", "vgg19"],
+        "animeinterp": ["animeinterp", "vgg19"],
+        "animeinterp-nosgm": ["animeinterp"],
+        "animeinterp-norfr": ["animeinterp", "vgg19"],
     }
     # --sgm precomputed: the dataset's flows are required and VGG-19 is not
     precomputed = methods["animeinterp"].with_options({"sgm": "precomputed"})
@@ -241,8 +257,19 @@ def test_interpolate_command_runs_the_full_method(tmp_path, checkpoint):
         cv2.imwrite(str(tmp_path / name), image[:, :, ::-1])
         paths.append(tmp_path / name)
     out = tmp_path / "middle.png"
-    result = run_cli("interpolate", *paths, "--method", "animeinterp", "--out", out, "--device", "cpu",
-                        "--weights", f"animeinterp={checkpoint}", f"vgg19={vgg}")
+    result = run_cli(
+        "interpolate",
+        *paths,
+        "--method",
+        "animeinterp",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--weights",
+        f"animeinterp={checkpoint}",
+        f"vgg19={vgg}",
+    )
     assert result.returncode == 0, result.stderr
     assert cv2.imread(str(out)).shape == (130, 136, 3)
     # the official files of precomputed flows feed animeinterp instead of SGM (no VGG-19 needed)
@@ -251,12 +278,35 @@ def test_interpolate_command_runs_the_full_method(tmp_path, checkpoint):
     flow = torch.zeros(2, 130, 136)
     flow[0, 40:80, 30:70] = 8.0
     write_flows(tmp_path / "flows", flow.numpy(), -flow.numpy())
-    result = run_cli("interpolate", *paths, "--method", "animeinterp", "--flows", tmp_path / "flows",
-                        "--out", tmp_path / "pre.png", "--device", "cpu", "--weights", f"animeinterp={checkpoint}")
+    result = run_cli(
+        "interpolate",
+        *paths,
+        "--method",
+        "animeinterp",
+        "--flows",
+        tmp_path / "flows",
+        "--out",
+        tmp_path / "pre.png",
+        "--device",
+        "cpu",
+        "--weights",
+        f"animeinterp={checkpoint}",
+    )
     assert result.returncode == 0, result.stderr
     assert cv2.imread(str(tmp_path / "pre.png")).shape == (130, 136, 3)
-    missing = run_cli("interpolate", *paths, "--method", "animeinterp", "--out", tmp_path / "x.png", "--device", "cpu",
-                         "--weights", f"animeinterp={checkpoint}", f"vgg19={tmp_path / 'absent.pth'}")
+    missing = run_cli(
+        "interpolate",
+        *paths,
+        "--method",
+        "animeinterp",
+        "--out",
+        tmp_path / "x.png",
+        "--device",
+        "cpu",
+        "--weights",
+        f"animeinterp={checkpoint}",
+        f"vgg19={tmp_path / 'absent.pth'}",
+    )
     assert missing.returncode == 2 and "absent.pth (given with --weights vgg19=...) does not exist" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.png").exists()
 
@@ -273,7 +323,9 @@ def test_sgm_line_style_is_picked_per_triplet_from_its_name(tmp_path, checkpoint
     image = cv2.imread(str(shared("pairs", "anime_keyframes_640x540", "sakura_panel_033.png")))
     other = cv2.imread(str(shared("pairs", "anime_keyframes_640x540", "sakura_panel_039.png")))
     frame0, frame1 = (np.ascontiguousarray(i[150:278, 200:336, ::-1]) for i in (image, other))  # 136x128 crops
-    assert not np.array_equal(segment(frame0, "japan"), segment(frame0, "western")), "the styles must segment these frames differently"
+    assert not np.array_equal(segment(frame0, "japan"), segment(frame0, "western")), (
+        "the styles must segment these frames differently"
+    )
     torch.manual_seed(0)
     vgg_path = tmp_path / "vgg19.pth"
     torch.save(VGGFeatures().state_dict(), vgg_path)
@@ -288,35 +340,63 @@ def test_sgm_line_style_is_picked_per_triplet_from_its_name(tmp_path, checkpoint
 
     norfr = available()["animeinterp-norfr"]
     with torch.inference_mode():
-        auto = norfr.with_options({}).load(weights, torch.device("cpu"))(*inputs, None, ids=["Disney_v4_0_000024_s2", "Japan_v2_0_161238_s3"])
+        auto = norfr.with_options({}).load(weights, torch.device("cpu"))(
+            *inputs, None, ids=["Disney_v4_0_000024_s2", "Japan_v2_0_161238_s3"]
+        )
         torch.testing.assert_close(auto[0], expected("western"))
         torch.testing.assert_close(auto[1], expected("japan"))
-        fixed = norfr.with_options({"sgm_style": "western"}).load(weights, torch.device("cpu"))(*inputs, None, ids=["a", "Japan_v2_0_1_s3"])
+        fixed = norfr.with_options({"sgm_style": "western"}).load(weights, torch.device("cpu"))(
+            *inputs, None, ids=["a", "Japan_v2_0_1_s3"]
+        )
         torch.testing.assert_close(fixed[1], expected("western"))
 
 
 @pytest.mark.slow
 def test_bench_runs_animeinterp_on_the_datas_precomputed_sgm_flows(tmp_path, checkpoint):
-    """``atdkit bench --sgm precomputed``: the official test layout's guide flows feed the full model (no VGG-19 needed)."""
+    """``atdkit bench --sgm precomputed``: the official test layout's guide flows feed the full model
+    (no VGG-19 needed)."""
     from atdkit.pipelines.formats.atd12k import write_flows
     from helpers import run_cli
 
     triplet_id = "Disney_v4_0_000001_s2"
     frame0, frame1 = frames(540, 960)
-    images = [(frame[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8") for frame in (frame0, (frame0 + frame1) / 2, frame1)]
+    images = [
+        (frame[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+        for frame in (frame0, (frame0 + frame1) / 2, frame1)
+    ]
     for n, image in enumerate(images, 1):
         path = tmp_path / "atd" / "test_2k_540p" / triplet_id / f"frame{n}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(path)
     annotation = tmp_path / "atd" / "test_2k_annotations" / triplet_id / f"{triplet_id}.json"
     annotation.parent.mkdir(parents=True)
-    annotation.write_text(json.dumps({"level": 0, "motion_RoI": {"x": 0, "y": 0, "width": 400, "height": 300}, "image_size": [1920, 1080],
-                                      "general_motion_type": "translation", "behavior": "others"}))
+    annotation.write_text(
+        json.dumps(
+            {
+                "level": 0,
+                "motion_RoI": {"x": 0, "y": 0, "width": 400, "height": 300},
+                "image_size": [1920, 1080],
+                "general_motion_type": "translation",
+                "behavior": "others",
+            }
+        )
+    )
     flow = np.zeros((2, 540, 960), np.float32)
     flow[0, 40:80, 30:70] = 8.0
     write_flows(tmp_path / "atd" / "test_2k_pre_calc_sgm_flows" / triplet_id, flow, -flow)
-    args = ["bench", "--data", tmp_path / "atd", "--methods", "animeinterp", "--device", "cpu", "--size", "320x180",
-            "--weights", f"animeinterp={checkpoint}"]
+    args = [
+        "bench",
+        "--data",
+        tmp_path / "atd",
+        "--methods",
+        "animeinterp",
+        "--device",
+        "cpu",
+        "--size",
+        "320x180",
+        "--weights",
+        f"animeinterp={checkpoint}",
+    ]
     result = run_cli(*args, "--sgm", "precomputed", "--out", tmp_path / "r")
     assert result.returncode == 0, result.stderr
     run = json.loads((tmp_path / "r" / "run.json").read_text())
@@ -325,7 +405,11 @@ def test_bench_runs_animeinterp_on_the_datas_precomputed_sgm_flows(tmp_path, che
     assert run["profile"]["resize"].startswith("320x180,")  # --size: scored smaller than the profile's 960x540
     # without --sgm precomputed the same command needs VGG-19 for SGM, and says so in one line
     result = run_cli(*args, "--out", tmp_path / "r2")
-    assert result.returncode == 2 and "needs vgg19-dcbb9e9d.pth" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert (
+        result.returncode == 2
+        and "needs vgg19-dcbb9e9d.pth" in result.stderr
+        and len(result.stderr.strip().splitlines()) == 1
+    )
 
 
 @pytest.mark.slow
@@ -334,8 +418,7 @@ def test_bench_keeps_computed_sgm_flows_for_the_same_frames(tmp_path, checkpoint
     SGM method, by later runs) as long as the frames are the same; other frames are computed again."""
     from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures
     from atdkit.pipelines.formats.atd12k import read_flows, write_flows
-    from helpers import run_cli
-    from helpers import SHAPES, cartoon
+    from helpers import SHAPES, cartoon, run_cli
 
     ids = ["Japan_v2_0_000001_s1", "Japan_v2_0_000002_s1"]
     for k, triplet_id in enumerate(ids):
@@ -345,16 +428,41 @@ def test_bench_keeps_computed_sgm_flows_for_the_same_frames(tmp_path, checkpoint
             Image.fromarray(cartoon(SHAPES[k:], (n - 1) / 2)).save(path)
         annotation = tmp_path / "atd" / "test_2k_annotations" / triplet_id / f"{triplet_id}.json"
         annotation.parent.mkdir(parents=True)
-        annotation.write_text(json.dumps({"level": 0, "motion_RoI": {"x": 0, "y": 0, "width": 200, "height": 100}, "image_size": [256, 192],
-                                          "general_motion_type": "translation", "behavior": "others"}))
+        annotation.write_text(
+            json.dumps(
+                {
+                    "level": 0,
+                    "motion_RoI": {"x": 0, "y": 0, "width": 200, "height": 100},
+                    "image_size": [256, 192],
+                    "general_motion_type": "translation",
+                    "behavior": "others",
+                }
+            )
+        )
     torch.manual_seed(0)
     vgg = tmp_path / "vgg19.pth"
     torch.save(VGGFeatures().state_dict(), vgg)
     cache = tmp_path / "sgm"
 
     def bench(out: str, *methods: str, size: str = "320x180"):
-        result = run_cli("bench", "--data", tmp_path / "atd", "--methods", *methods, "--device", "cpu", "--size", size,
-                            "--weights", f"animeinterp={checkpoint}", f"vgg19={vgg}", "--sgm-cache", cache, "--out", tmp_path / out)
+        result = run_cli(
+            "bench",
+            "--data",
+            tmp_path / "atd",
+            "--methods",
+            *methods,
+            "--device",
+            "cpu",
+            "--size",
+            size,
+            "--weights",
+            f"animeinterp={checkpoint}",
+            f"vgg19={vgg}",
+            "--sgm-cache",
+            cache,
+            "--out",
+            tmp_path / out,
+        )
         assert result.returncode == 0, result.stderr
         rows = pd.read_parquet(tmp_path / out / "per_triplet.parquet")
         return {(row.method, row.triplet_id): row.psnr for row in rows.itertuples()}
@@ -379,12 +487,43 @@ def test_bench_keeps_computed_sgm_flows_for_the_same_frames(tmp_path, checkpoint
     assert run["methods"]["animeinterp-norfr"]["settings"]["sgm_cache"].startswith(str(cache.resolve()))
     # a DIR it cannot write to is refused in one line
     (tmp_path / "a-file").write_text("")
-    result = run_cli("bench", "--data", tmp_path / "atd", "--methods", "animeinterp-norfr", "--sgm-cache", tmp_path / "a-file",
-                        "--device", "cpu", "--weights", f"animeinterp={checkpoint}", f"vgg19={vgg}", "--out", tmp_path / "r5")
-    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith("a-file: a file, not a folder"), result.stderr
+    result = run_cli(
+        "bench",
+        "--data",
+        tmp_path / "atd",
+        "--methods",
+        "animeinterp-norfr",
+        "--sgm-cache",
+        tmp_path / "a-file",
+        "--device",
+        "cpu",
+        "--weights",
+        f"animeinterp={checkpoint}",
+        f"vgg19={vgg}",
+        "--out",
+        tmp_path / "r5",
+    )
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].endswith("a-file: a file, not a folder"), (
+        result.stderr
+    )
     # it keeps computed flows only
-    result = run_cli("bench", "--data", tmp_path / "atd", "--methods", "animeinterp", "--sgm", "precomputed", "--sgm-cache", cache,
-                        "--device", "cpu", "--weights", f"animeinterp={checkpoint}", "--out", tmp_path / "r4")
+    result = run_cli(
+        "bench",
+        "--data",
+        tmp_path / "atd",
+        "--methods",
+        "animeinterp",
+        "--sgm",
+        "precomputed",
+        "--sgm-cache",
+        cache,
+        "--device",
+        "cpu",
+        "--weights",
+        f"animeinterp={checkpoint}",
+        "--out",
+        tmp_path / "r4",
+    )
     assert result.returncode == 2 and "--sgm-cache" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 

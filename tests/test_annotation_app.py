@@ -1,4 +1,5 @@
 """The annotation app's pages, run by Streamlit's AppTest on a dataset written by ``atdkit extract``."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,13 +11,14 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from helpers import APP, REPO, field, fill, start_app as start, submit, subprocess_env
-
-from atdkit.annotation_ui.assignment import history, labellers, queue
 from atdkit import schema
-from atdkit.store import Dataset, write_table
+from atdkit.annotation_ui.assignment import history, labellers, queue
 from atdkit.pipelines.labels import annotations
 from atdkit.pipelines.labels.consolidate import gather
+from atdkit.store import Dataset, write_table
+from helpers import APP, REPO, field, fill, submit, subprocess_env
+from helpers import start_app as start
+
 
 @pytest.fixture(autouse=True)
 def _restore_argv_and_main(monkeypatch):
@@ -101,7 +103,12 @@ def test_not_eligible_needs_a_reason_and_keeps_only_it(dataset):
     fill(app, eligible="no", reason="simple or similar scene")
     submit(app)
     [row] = rows(dataset)
-    assert (row["eligible"], row["reason"], row["difficulty"], row["roi_x"]) == (False, "simple or similar scene", None, None)
+    assert (row["eligible"], row["reason"], row["difficulty"], row["roi_x"]) == (
+        False,
+        "simple or similar scene",
+        None,
+        None,
+    )
 
 
 def test_triplet_ids_from_the_url_are_checked(dataset, ids):
@@ -132,8 +139,19 @@ def test_annotators_do_not_see_each_others_answers(dataset, ids):
 
 
 def test_difficulty_is_prefilled_from_motion_statistics(dataset, ids):
-    write_table(dataset / "motion.parquet", [{"triplet_id": ids[0], "flow_mean": 9.0, "flow_std": 1.0, "occlusion_ratio": 0.1,
-                                              "suggested_difficulty": "hard"}], schema.MOTION)
+    write_table(
+        dataset / "motion.parquet",
+        [
+            {
+                "triplet_id": ids[0],
+                "flow_mean": 9.0,
+                "flow_std": 1.0,
+                "occlusion_ratio": 0.1,
+                "suggested_difficulty": "hard",
+            }
+        ],
+        schema.MOTION,
+    )
     app = start(dataset)
     assert app.session_state["label_difficulty"] == "hard"
     fill(app, difficulty="easy")  # always overridable
@@ -172,18 +190,34 @@ def test_dashboard_shows_progress_and_agreement(dataset, ids):
     app.switch_page("views/dashboard.py").run()
     assert not app.exception
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Triplets"] == str(len(ids)) and metrics["With 2+ labels"] == "2" and metrics["Kept (eligible by 2+)"] == "2"
+    assert (
+        metrics["Triplets"] == str(len(ids))
+        and metrics["With 2+ labels"] == "2"
+        and metrics["Kept (eligible by 2+)"] == "2"
+    )
     people = app.dataframe[0].value
     assert list(people["annotator"]) == ["alice", "bob"] and list(people["triplets"]) == [2, 2]
     pair = app.dataframe[1].value.iloc[0]
-    assert pair["pair"] == "alice / bob" and pair["difficulty kappa (quadratic)"] == "1.000" and pair["mean IoU"] == "1.000"
+    assert (
+        pair["pair"] == "alice / bob"
+        and pair["difficulty kappa (quadratic)"] == "1.000"
+        and pair["mean IoU"] == "1.000"
+    )
 
 
 @pytest.mark.slow
 def test_several_app_processes_label_at_once_without_losing_a_row(dataset):
     code = "import sys; from helpers import label_in_own_process as work; work(sys.argv[1], sys.argv[2], 8)"
-    workers = [subprocess.Popen([sys.executable, "-c", code, str(dataset), person], cwd=REPO, env=subprocess_env(),
-                                stderr=subprocess.PIPE, text=True) for person in ("alice", "bob", "alice")]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(dataset), person],
+            cwd=REPO,
+            env=subprocess_env(),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for person in ("alice", "bob", "alice")
+    ]
     while any(w.poll() is None for w in workers):  # compacting meanwhile must not lose a row either
         annotations.compact(dataset)
         time.sleep(0.2)
@@ -194,4 +228,9 @@ def test_several_app_processes_label_at_once_without_losing_a_row(dataset):
     assert all(r["difficulty"] == "medium" for r in table.to_pylist())
     annotations.compact(dataset)
     assert annotations.read_all(dataset)[0].num_rows == 24
-    assert pa.concat_tables([annotations.read_part(p) for p in annotations.part_paths(dataset, annotations.ANNOTATIONS)]).num_rows == 24
+    assert (
+        pa.concat_tables(
+            [annotations.read_part(p) for p in annotations.part_paths(dataset, annotations.ANNOTATIONS)]
+        ).num_rows
+        == 24
+    )

@@ -3,6 +3,7 @@
 The app is started by ``atdkit annotate`` as a real server on 127.0.0.1; screenshots of each
 page go to ``test-artifacts/`` at the repository root.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,14 +19,20 @@ from pathlib import Path
 import pytest
 
 from atdkit import schema
-from atdkit.store import read_table
 from atdkit.pipelines.labels import annotations
+from atdkit.store import read_table
 from helpers import REPO, run_atdkit
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 CANVAS_WIDTH = 560  # the app's default RoI canvas width
 
 pytestmark = pytest.mark.slow  # a real server and headless Chromium
@@ -43,8 +50,14 @@ def serving(command: list, cwd: Path, log_path: Path, env: dict | None = None):
     caller through ``{port}``), running until the block ends; yields its URL."""
     port = free_port()
     log = open(log_path, "w")
-    process = subprocess.Popen([str(part).format(port=port) for part in command], cwd=cwd, env=env, stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [str(part).format(port=port) for part in command],
+        cwd=cwd,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -107,8 +120,11 @@ def snapshot(page, name: str) -> None:
 
 
 def wait_for_triplet_change(page, previous: str) -> str:
-    page.wait_for_function("(old) => { const h = [...document.querySelectorAll('h3')].find(e => e.innerText.startsWith('Triplet'));"
-                           " return h && !h.innerText.endsWith(old); }", arg=previous)
+    page.wait_for_function(
+        "(old) => { const h = [...document.querySelectorAll('h3')].find(e => e.innerText.startsWith('Triplet'));"
+        " return h && !h.innerText.endsWith(old); }",
+        arg=previous,
+    )
     settled(page)
     return shown_triplet(page)
 
@@ -143,7 +159,9 @@ def typed_box(page) -> list[str]:
 
 def test_two_annotators_label_in_real_browsers_then_consolidate(server, browser, dataset):
     ARTIFACTS.mkdir(exist_ok=True)
-    width, height = (lambda t: (t["width"][0].as_py(), t["height"][0].as_py()))(read_table(dataset / "triplets.parquet", schema.TRIPLETS))
+    width, height = (lambda t: (t["width"][0].as_py(), t["height"][0].as_py()))(
+        read_table(dataset / "triplets.parquet", schema.TRIPLETS)
+    )
     scale = width / CANVAS_WIDTH
 
     # --- alice signs in on the form, uses the keyboard and draws the box with the mouse
@@ -163,8 +181,10 @@ def test_two_annotators_label_in_real_browsers_then_consolidate(server, browser,
     alice.mouse.move(canvas["x"] + end[0], canvas["y"] + end[1], steps=10)
     alice.mouse.up()
     drawn = (start[0] * scale, start[1] * scale, (end[0] - start[0]) * scale, (end[1] - start[1]) * scale)
-    alice.wait_for_function("() => ['x', 'y', 'width', 'height'].every(name =>"
-                            " document.querySelector(`input[aria-label=\"RoI ${name}\"]`).value !== '')")  # filled one by one
+    alice.wait_for_function(
+        "() => ['x', 'y', 'width', 'height'].every(name =>"
+        " document.querySelector(`input[aria-label=\"RoI ${name}\"]`).value !== '')"
+    )  # filled one by one
     assert typed_box(alice) == [f"{v:.0f}" for v in drawn]
     alice.get_by_role("button", name="translation").click()
     snapshot(alice, "annotation_label_page.png")
@@ -185,18 +205,27 @@ def test_two_annotators_label_in_real_browsers_then_consolidate(server, browser,
     assert typed_box(bob) == ["", "", "", ""]  # nothing of alice's answer shows
     choose(bob, "label_eligible_yes")
     choose(bob, "label_difficulty_medium")
-    typed = (round(drawn[0]) + 2, round(drawn[1]) + 1, round(drawn[2]) - 3, round(drawn[3]) + 2)  # digits typed: no shortcut fires
+    typed = (
+        round(drawn[0]) + 2,
+        round(drawn[1]) + 1,
+        round(drawn[2]) - 3,
+        round(drawn[3]) + 2,
+    )  # digits typed: no shortcut fires
     for name, value in zip(("x", "y", "width", "height"), typed):
         field = roi_field(bob, name)
         field.fill(str(value))
         field.press("Enter")
-        bob.wait_for_function("([n, v]) => document.querySelector(`input[aria-label=\"RoI ${n}\"]`).value === v", arg=[name, str(value)])
+        bob.wait_for_function(
+            '([n, v]) => document.querySelector(`input[aria-label="RoI ${n}"]`).value === v', arg=[name, str(value)]
+        )
     bob.locator(".st-key-label_submit button").click()
     assert wait_for_triplet_change(bob, first) == second
     choose(bob, "label_eligible_no")
     bob.get_by_label("Why not eligible?").click()
     bob.get_by_role("option", name="scene transition").click()
-    bob.wait_for_function("() => document.querySelector('[class*=st-key-label_reason] input').value === 'scene transition'")
+    bob.wait_for_function(
+        "() => document.querySelector('[class*=st-key-label_reason] input').value === 'scene transition'"
+    )
     bob.locator(".st-key-label_submit button").click()
     wait_for_triplet_change(bob, second)
 
@@ -233,17 +262,41 @@ def test_two_annotators_label_in_real_browsers_then_consolidate(server, browser,
 
 @pytest.mark.parametrize("where", ["clone", "installed"])
 def test_streamlit_run_annotation_ui_serves_the_app(where, dataset, browser, installed_atdkit, tmp_path):
-    """``streamlit run annotation_ui`` from a clone's root, and the app of a plain (non-editable) install run by path."""
+    """``streamlit run annotation_ui`` from a clone's root, and the app of a plain (non-editable)
+    install run by path."""
     if where == "clone":
         python, app, cwd, env = sys.executable, "annotation_ui", REPO, None
     else:
-        python, app, cwd, env = installed_atdkit.python, installed_atdkit.package / "annotation_ui", tmp_path, installed_atdkit.env
-    command = [python, "-m", "streamlit", "run", app, "--server.port", "{port}", "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--", "--dataset", dataset]
+        python, app, cwd, env = (
+            installed_atdkit.python,
+            installed_atdkit.package / "annotation_ui",
+            tmp_path,
+            installed_atdkit.env,
+        )
+    command = [
+        python,
+        "-m",
+        "streamlit",
+        "run",
+        app,
+        "--server.port",
+        "{port}",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--dataset",
+        dataset,
+    ]
     with serving(command, cwd, tmp_path / "server.log", env) as url:
         page = browser.new_context().new_page()
         page.goto(url)
         page.get_by_label("Your name").fill("alice")
         page.get_by_role("button", name="Start").click()
-        assert shown_triplet(page) in {row["triplet_id"] for row in read_table(dataset / "triplets.parquet", schema.TRIPLETS).to_pylist()}
+        assert shown_triplet(page) in {
+            row["triplet_id"] for row in read_table(dataset / "triplets.parquet", schema.TRIPLETS).to_pylist()
+        }
         assert not page.locator("[data-testid=stException]").count()

@@ -1,4 +1,5 @@
 """``atdkit export atd12k`` and ``atdkit import atd12k``: the official layout, written and read back."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,10 +11,10 @@ import numpy as np
 import pytest
 
 from atdkit import schema
-from atdkit.store import read_table
-from atdkit.pipelines.labels.annotations import ANNOTATIONS, REVIEWS, label_row, write_part
 from atdkit.pipelines.formats.atd12k import JSON_FIELDS
 from atdkit.pipelines.formats.atd12k_import import REVIEWER
+from atdkit.pipelines.labels.annotations import ANNOTATIONS, REVIEWS, label_row, write_part
+from atdkit.store import read_table
 from helpers import run_cli
 
 T0 = dt.datetime(2024, 5, 1, tzinfo=dt.timezone.utc)
@@ -33,8 +34,23 @@ def labelled(cartoon_dataset, tmp_path):
     ]
     for minute, (triplet, (level_a, box_a), (level_b, box_b), motion, behavior) in enumerate(plan):
         for who, level, box in (("alice", level_a, box_a), ("bob", level_b, box_b)):
-            write_part(root, ANNOTATIONS, who, [label_row(triplet, who, True, difficulty=level, roi=box, general_motion=motion,
-                                                         behavior=behavior, created_at=T0 + dt.timedelta(minutes=minute))])
+            write_part(
+                root,
+                ANNOTATIONS,
+                who,
+                [
+                    label_row(
+                        triplet,
+                        who,
+                        True,
+                        difficulty=level,
+                        roi=box,
+                        general_motion=motion,
+                        behavior=behavior,
+                        created_at=T0 + dt.timedelta(minutes=minute),
+                    )
+                ],
+            )
     write_part(root, ANNOTATIONS, "alice", [label_row(ids[3], "alice", True, difficulty="easy", created_at=T0)])
     write_part(root, ANNOTATIONS, "bob", [label_row(ids[3], "bob", False, reason="other", created_at=T0)])
     assert run_cli("consolidate", root).returncode == 0
@@ -59,8 +75,13 @@ def test_export_writes_the_official_layout_then_import_round_trips_the_labels(la
     name = ids[0]
     document = json.loads((out / "test_2k_annotations" / name / f"{name}.json").read_text())
     assert tuple(document) == JSON_FIELDS
-    assert document == {"level": 0, "motion_RoI": {"x": 11, "y": 21, "width": 100, "height": 60}, "image_size": [320, 180],
-                        "general_motion_type": ["translation"], "behavior": ["walking"]}
+    assert document == {
+        "level": 0,
+        "motion_RoI": {"x": 11, "y": 21, "width": 100, "height": 60},
+        "image_size": [320, 180],
+        "general_motion_type": ["translation"],
+        "behavior": ["walking"],
+    }
     assert json.loads((out / "test_2k_annotations" / ids[1] / f"{ids[1]}.json").read_text())["level"] == 2
     stored = cv2.imread(str(root / "frames" / name / "frame2.png"))
     small = cv2.imread(str(out / "test_2k_540p" / name / "frame2.png"))
@@ -115,12 +136,28 @@ def test_import_accepts_the_official_variants_and_reports_bad_files(tmp_path):
         (atd / "test_2k_annotations" / name / f"{name}.json").write_text(json.dumps(document))
 
     triplet("test_2k_original", "Disney_v4_0_000024_s2", "jpg")
-    annotation("Disney_v4_0_000024_s2", {"level": 1, "motion_RoI": {"x": 192, "y": 108, "width": 384, "height": 216},
-                                         "image_size": [1920, 1080], "general_motion_type": "Rotation",
-                                         "behavior": ["speaking", "dancing"], "comment": "unknown field"})
+    annotation(
+        "Disney_v4_0_000024_s2",
+        {
+            "level": 1,
+            "motion_RoI": {"x": 192, "y": 108, "width": 384, "height": 216},
+            "image_size": [1920, 1080],
+            "general_motion_type": "Rotation",
+            "behavior": ["speaking", "dancing"],
+            "comment": "unknown field",
+        },
+    )
     triplet("test_2k_540p", "Japan_v2_0_161238_s3", "png", size=(960, 540))  # no original: the 540p frames
-    annotation("Japan_v2_0_161238_s3", {"level": 2, "motion_RoI": {"x": 192, "y": 108, "width": 384, "height": 216},
-                                        "image_size": [1920, 1080], "general_motion_type": ["translation"], "behavior": "others"})
+    annotation(
+        "Japan_v2_0_161238_s3",
+        {
+            "level": 2,
+            "motion_RoI": {"x": 192, "y": 108, "width": 384, "height": 216},
+            "image_size": [1920, 1080],
+            "general_motion_type": ["translation"],
+            "behavior": "others",
+        },
+    )
     triplet("test_2k_original", "Japan_v1_1_000100_s1", "jpg")
     annotation("Japan_v1_1_000100_s1", {"level": 7, "motion_RoI": {"x": 0, "y": 0, "width": 10, "height": 10}})
     triplet("test_2k_original", "Disney_v1_0_000001_s1", "jpg", count=2)
@@ -134,17 +171,36 @@ def test_import_accepts_the_official_variants_and_reports_bad_files(tmp_path):
     assert any("Japan_v1_1_000100_s1.json: level must be 0, 1 or 2, got 7" in line for line in errors)
     assert "unknown field(s) comment ignored" in result.stderr and "behavior: dancing not one of" in result.stderr
 
-    triplets = {r["triplet_id"]: r for r in read_table(tmp_path / "dataset" / "triplets.parquet", schema.TRIPLETS).to_pylist()}
-    assert sorted(triplets) == ["Disney_v4_0_000024_s2", "Disney_v9_0_000500_s2", "Japan_v1_1_000100_s1", "Japan_v2_0_161238_s3"]
-    assert (triplets["Disney_v4_0_000024_s2"]["source_id"], triplets["Disney_v4_0_000024_s2"]["series"]) == ("Disney_v4_0", "Disney")
+    triplets = {
+        r["triplet_id"]: r for r in read_table(tmp_path / "dataset" / "triplets.parquet", schema.TRIPLETS).to_pylist()
+    }
+    assert sorted(triplets) == [
+        "Disney_v4_0_000024_s2",
+        "Disney_v9_0_000500_s2",
+        "Japan_v1_1_000100_s1",
+        "Japan_v2_0_161238_s3",
+    ]
+    assert (triplets["Disney_v4_0_000024_s2"]["source_id"], triplets["Disney_v4_0_000024_s2"]["series"]) == (
+        "Disney_v4_0",
+        "Disney",
+    )
     assert (triplets["Japan_v2_0_161238_s3"]["width"], triplets["Disney_v9_0_000500_s2"]["width"]) == (960, 640)
     labels = labels_of(tmp_path / "dataset")
     assert sorted(labels) == ["Disney_v4_0_000024_s2", "Japan_v2_0_161238_s3"]  # train triplets have no labels
     disney, japan = labels["Disney_v4_0_000024_s2"], labels["Japan_v2_0_161238_s3"]
-    assert (disney["difficulty"], disney["general_motion"], disney["behavior"]) == ("medium", ["rotation"], ["speaking"])
+    assert (disney["difficulty"], disney["general_motion"], disney["behavior"]) == (
+        "medium",
+        ["rotation"],
+        ["speaking"],
+    )
     assert (disney["roi_x"], disney["roi_w"]) == (192, 384)
     assert (japan["difficulty"], japan["behavior"]) == ("hard", ["others"])
-    assert (japan["roi_x"], japan["roi_y"], japan["roi_w"], japan["roi_h"]) == (96, 54, 192, 108)  # scaled to the 540p frames
+    assert (japan["roi_x"], japan["roi_y"], japan["roi_w"], japan["roi_h"]) == (
+        96,
+        54,
+        192,
+        108,
+    )  # scaled to the 540p frames
 
 
 def test_import_refuses_an_extracted_dataset_and_export_needs_labels(cartoon_dataset, tmp_path):

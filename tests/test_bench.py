@@ -1,6 +1,7 @@
 """atdkit bench end to end: the official ATD-12K layout and atdkit datasets built here, the real CLI,
 scores checked against scikit-image on the files as written, resuming, bad input, method plug-ins,
 and dis-warp beating blend where the truth is known."""
+
 from __future__ import annotations
 
 import json
@@ -16,14 +17,14 @@ from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from atdkit import schema
-from atdkit.cli import main
-from atdkit.store import write_table
 from atdkit.benchmark import methods
 from atdkit.benchmark.harness import BenchError, run_bench
 from atdkit.benchmark.methods import Method, MethodError, Padding, Resize, WeightFile
 from atdkit.benchmark.methods.dis_warp import interpolate_pair
-from helpers import BENCH_SIZE as SIZE, cartoon_triplet, read_png, run_cli, shared, write_png
-
+from atdkit.cli import main
+from atdkit.store import write_table
+from helpers import BENCH_SIZE as SIZE
+from helpers import cartoon_triplet, read_png, run_cli, shared, write_png
 
 ATD = {  # triplet id -> (level, RoI at 1920x1080, general_motion_type, behavior, what is special)
     "Disney_v4_0_000001_s2": (0, (400, 200, 900, 600), "translation", "walking", None),
@@ -38,8 +39,12 @@ ATD = {  # triplet id -> (level, RoI at 1920x1080, general_motion_type, behavior
     "Japan_v2_0_000010_s3": (0, (400, 200, 900, 600), "translation", "others", "sizes differ"),
     "Japan_v2_0_000011_s3": (1, (400, 200, 900, 600), "translation", "others", "corrupt frame3"),
 }
-FAILING = {"missing frame2": "frame2.png: no such file", "bad JSON": "not readable JSON", "sizes differ": "frame sizes differ",
-           "corrupt frame3": "frame3.png: not a readable image"}
+FAILING = {
+    "missing frame2": "frame2.png: no such file",
+    "bad JSON": "not readable JSON",
+    "sizes differ": "frame sizes differ",
+    "corrupt frame3": "frame3.png: not a readable image",
+}
 READABLE = len(ATD) - len(FAILING)
 
 
@@ -57,8 +62,13 @@ def atd_layout(tmp_path_factory):
         for n, image in enumerate(frames, 1):
             if not (special == "missing frame2" and n == 2):
                 write_png(root / "test_2k_540p" / triplet_id / f"frame{n}.png", image)
-        annotation = {"level": level, "motion_RoI": {"x": x, "y": y, "width": w, "height": h}, "image_size": [1920, 1080],
-                      "general_motion_type": motion, "behavior": behavior}
+        annotation = {
+            "level": level,
+            "motion_RoI": {"x": x, "y": y, "width": w, "height": h},
+            "image_size": [1920, 1080],
+            "general_motion_type": motion,
+            "behavior": behavior,
+        }
         if special == "unknown field":
             annotation["annotator_comment"] = "fast"
         path = root / "test_2k_annotations" / triplet_id / f"{triplet_id}.json"
@@ -75,10 +85,14 @@ def official_scores(prediction: np.ndarray, truth: np.ndarray, roi, image_size) 
     gt = (truth.astype(np.float32) / np.float32(255)).astype(np.float64)  # ToTensor
     scale_w, scale_h = image_size[0] / 960, image_size[1] / 540
     x, y, w, h = int(roi[0] // scale_w), int(roi[1] // scale_h), int(roi[2] // scale_w), int(roi[3] // scale_h)
-    ssim = lambda a, b: structural_similarity(a, b, win_size=7, use_sample_covariance=True, data_range=2.0, channel_axis=2)  # noqa: E731
+
+    def ssim(a, b):
+        return structural_similarity(a, b, win_size=7, use_sample_covariance=True, data_range=2.0, channel_axis=2)
+
     with np.errstate(divide="ignore"):
         return {
-            "psnr": peak_signal_noise_ratio(gt, pred, data_range=1.0), "ssim": ssim(pred, gt),
+            "psnr": peak_signal_noise_ratio(gt, pred, data_range=1.0),
+            "ssim": ssim(pred, gt),
             "ie": np.mean(np.sqrt(np.sum((pred * 255 - gt * 255) ** 2, axis=2))),
             "roi_psnr": peak_signal_noise_ratio(gt[y : y + h, x : x + w], pred[y : y + h, x : x + w], data_range=1.0),
             "roi_ssim": ssim(pred[y : y + h, x : x + w], gt[y : y + h, x : x + w]) if min(w, h) >= 7 else None,
@@ -119,7 +133,9 @@ def test_official_layout_scores_equal_the_official_formulas(atd_layout, atd_run)
             assert list(row["behavior"]) == ([behavior] if isinstance(behavior, str) else behavior)
             f1, f2, f3 = (read_png(atd_layout / "test_2k_540p" / triplet_id / f"frame{n}.png") for n in (1, 2, 3))
             expected = official_scores(predictions(method, f1, f3), f2, roi, (1920, 1080))
-            for key in ("psnr", "ssim", "ie") + (() if special in ("tiny RoI", "RoI outside") else ("roi_psnr", "roi_ssim")):
+            for key in ("psnr", "ssim", "ie") + (
+                () if special in ("tiny RoI", "RoI outside") else ("roi_psnr", "roi_ssim")
+            ):
                 assert row[key] == pytest.approx(expected[key], abs=1e-6), (method, triplet_id, key)
             checked += 1
     assert checked == 3 * READABLE
@@ -159,7 +175,10 @@ def test_official_layout_summary_run_json_and_plots(atd_run):
     assert "| Method | Whole | RoI | Easy | Medium | Hard |" in markdown
     blend = summary.loc["blend"]
     assert f"| blend | {blend['whole_psnr']:.2f} / {blend['whole_ssim']:.3f} |" in markdown
-    assert "by general motion tag" in markdown and "| Method | translation | rotation | scaling | deformation |" in markdown
+    assert (
+        "by general motion tag" in markdown
+        and "| Method | translation | rotation | scaling | deformation |" in markdown
+    )
     tags = pd.read_csv(out / "summary_tags.csv")
     assert set(tags["tag"]) >= {"translation", "rotation", "scaling", "deformation", "walking", "others"}
 
@@ -170,7 +189,13 @@ def test_official_layout_summary_run_json_and_plots(atd_run):
     assert run["methods"]["dis-warp"]["padding"] == "none" and run["methods"]["blend"]["weights"] == {}
     assert run["data"]["layout"] == "atd12k" and len(run["data"]["fingerprint"]) == 32
     assert {"torch", "numpy", "opencv", "scikit-image"} <= set(run["libraries"]) and run["atdkit"]
-    for name in ("psnr_by_level.png", "psnr_distribution.png", "worst_repeat.png", "worst_blend.png", "worst_dis-warp.png"):
+    for name in (
+        "psnr_by_level.png",
+        "psnr_distribution.png",
+        "worst_repeat.png",
+        "worst_blend.png",
+        "worst_dis-warp.png",
+    ):
         assert Image.open(out / name).size[0] > 300, name
 
     assert "unknown field 'annotator_comment' in 1 JSON file(s)" in result.stderr
@@ -194,7 +219,9 @@ def test_resume_skips_what_was_scored_and_an_interrupted_run_keeps_its_rows(atd_
                 if stop_after is not None and len(calls) > stop_after:
                     raise KeyboardInterrupt
                 return frame3
+
             return interpolate
+
         return Method("last", "returns frame3", load)
 
     with pytest.raises(KeyboardInterrupt):
@@ -204,7 +231,9 @@ def test_resume_skips_what_was_scored_and_an_interrupted_run_keeps_its_rows(atd_
         run_bench(atd_layout, ["repeat"], out, device="cpu")
     calls.clear()
     report = run_bench(atd_layout, [counting(), "repeat"], out, device="cpu", resume=True)
-    assert len(calls) == READABLE - 4 + READABLE  # the 4 scored before the interruption are skipped; then the contact sheet
+    assert (
+        len(calls) == READABLE - 4 + READABLE
+    )  # the 4 scored before the interruption are skipped; then the contact sheet
     rows = pq.read_table(out / "per_triplet.parquet").to_pandas()
     assert sorted(rows.groupby("method").size().items()) == [("last", len(ATD)), ("repeat", len(ATD))]
     assert [s["method"] for s in report.summary] == ["last", "repeat"]
@@ -235,23 +264,49 @@ def atdkit_dataset(root, labels: bool, splits: bool, size=(640, 360)) -> dict:
         for n, image in enumerate(frames, 1):
             write_png(root / "frames" / triplet_id / f"frame{n}.png", image)
         truth[triplet_id] = frames
-        triplet_rows.append({"triplet_id": triplet_id, "source_id": "clip", "series": None, "frames": [i, i + 1, i + 2],
-                             "interval": 0, "timestamps": [0.0, 0.1, 0.2], "ssim_12": 0.8, "ssim_23": 0.8, "ssim_13": 0.7,
-                             "width": size[0], "height": size[1]})
+        triplet_rows.append(
+            {
+                "triplet_id": triplet_id,
+                "source_id": "clip",
+                "series": None,
+                "frames": [i, i + 1, i + 2],
+                "interval": 0,
+                "timestamps": [0.0, 0.1, 0.2],
+                "ssim_12": 0.8,
+                "ssim_23": 0.8,
+                "ssim_13": 0.7,
+                "width": size[0],
+                "height": size[1],
+            }
+        )
     write_table(root / "triplets.parquet", triplet_rows, schema.TRIPLETS)
     ids = sorted(truth)
     if labels:
         label_rows = []
         for i, triplet_id in enumerate(ids):
-            label_rows.append({
-                "triplet_id": triplet_id, "n_labels": 3, "n_eligible": 1 if i == 4 else 3, "kept": i != 4,
-                "difficulty": schema.DIFFICULTIES[i % 3], "roi_x": None if i == 3 else 100.5, "roi_y": None if i == 3 else 60.0,
-                "roi_w": None if i == 3 else 300.0, "roi_h": None if i == 3 else 200.0,
-                "general_motion": ["translation"], "behavior": ["walking"], "needs_review": False,
-            })
+            label_rows.append(
+                {
+                    "triplet_id": triplet_id,
+                    "n_labels": 3,
+                    "n_eligible": 1 if i == 4 else 3,
+                    "kept": i != 4,
+                    "difficulty": schema.DIFFICULTIES[i % 3],
+                    "roi_x": None if i == 3 else 100.5,
+                    "roi_y": None if i == 3 else 60.0,
+                    "roi_w": None if i == 3 else 300.0,
+                    "roi_h": None if i == 3 else 200.0,
+                    "general_motion": ["translation"],
+                    "behavior": ["walking"],
+                    "needs_review": False,
+                }
+            )
         write_table(root / "labels.parquet", label_rows, schema.LABELS)
     if splits:
-        write_table(root / "splits.parquet", [{"triplet_id": t, "split": "train" if i == 0 else "test"} for i, t in enumerate(ids)], schema.SPLITS)
+        write_table(
+            root / "splits.parquet",
+            [{"triplet_id": t, "split": "train" if i == 0 else "test"} for i, t in enumerate(ids)],
+            schema.SPLITS,
+        )
     return truth
 
 
@@ -277,7 +332,9 @@ def test_atdkit_dataset_with_labels_and_a_split(tmp_path):
             assert (row["roi_x"], row["roi_w"]) == (int(100.5 // (640 / 960)), int(300.0 // (640 / 960))) == (150, 450)
     assert math.isnan(rows.loc[ids[3], "roi_psnr"])  # no RoI labelled
     assert report.summary[0]["groups"]["roi"]["n"] == 2
-    assert run_bench(tmp_path / "ds", ["blend"], tmp_path / "all", device="cpu", split="all").summary[0]["triplets"] == 4
+    assert (
+        run_bench(tmp_path / "ds", ["blend"], tmp_path / "all", device="cpu", split="all").summary[0]["triplets"] == 4
+    )
     with pytest.raises(BenchError, match="one of train, test or all"):
         run_bench(tmp_path / "ds", ["blend"], tmp_path / "x", device="cpu", split="validation")
 
@@ -313,7 +370,9 @@ def test_weight_files_are_found_checked_and_explained_when_missing(tmp_path, mon
     monkeypatch.setenv("ATDKIT_WEIGHTS", str(tmp_path / "weights"))
     good = tmp_path / "mixer.pth"
     torch.save({"model_state_dict": {"mix": torch.tensor(0.5)}}, good)
-    weight = WeightFile("mixer", "mixer.pth", "https://example.org/mixer", keys=("model_state_dict",), sha256=methods.sha256(good))
+    weight = WeightFile(
+        "mixer", "mixer.pth", "https://example.org/mixer", keys=("model_state_dict",), sha256=methods.sha256(good)
+    )
     seen = {}
 
     def load(weights, device):
@@ -369,7 +428,9 @@ def test_resize_rule_fits_the_input_and_restores_the_output(tmp_path):
         return interpolate
 
     atdkit_dataset(tmp_path / "ds", labels=False, splits=False)
-    report = run_bench(tmp_path / "ds", [Method("resized", "", load, fit=Resize(128), batch_size=4)], tmp_path / "r", device="cpu")
+    report = run_bench(
+        tmp_path / "ds", [Method("resized", "", load, fit=Resize(128), batch_size=4)], tmp_path / "r", device="cpu"
+    )
     assert shapes[0] == (512, 1024) and report.failed == 0  # 960x540 -> nearest multiples of 128
     rows = pq.read_table(tmp_path / "r" / "per_triplet.parquet").to_pandas()
     assert np.isfinite(rows["psnr"]).all()  # resized there and back: close to frame1, not equal
@@ -385,9 +446,17 @@ def test_precomputed_flows_reach_a_method_that_declares_them(tmp_path):
         for n, image in enumerate(cartoon_triplet(rng), 1):
             write_png(root / "test_2k_540p" / triplet_id / f"frame{n}.png", image)
         (root / "test_2k_annotations" / triplet_id).mkdir(parents=True)
-        (root / "test_2k_annotations" / triplet_id / f"{triplet_id}.json").write_text(json.dumps(
-            {"level": 0, "motion_RoI": {"x": 0, "y": 0, "width": 960, "height": 540}, "image_size": [960, 540],
-             "general_motion_type": "translation", "behavior": "others"}))
+        (root / "test_2k_annotations" / triplet_id / f"{triplet_id}.json").write_text(
+            json.dumps(
+                {
+                    "level": 0,
+                    "motion_RoI": {"x": 0, "y": 0, "width": 960, "height": 540},
+                    "image_size": [960, 540],
+                    "general_motion_type": "translation",
+                    "behavior": "others",
+                }
+            )
+        )
         if i < 2:  # the last triplet has no flows
             flows[triplet_id] = rng.normal(0, 3, (2, 2, 270, 480))  # stored at half size, float64 like the release
             for name, flow in zip(("guide_flo13.npy", "guide_flo31.npy"), flows[triplet_id]):
@@ -399,11 +468,15 @@ def test_precomputed_flows_reach_a_method_that_declares_them(tmp_path):
         def interpolate(frame1, frame3, flows):
             received.append(flows)
             return frame1
+
         return interpolate
 
     run_bench(root, [Method("needs-flows", "", load, flows="required")], tmp_path / "r", device="cpu")
     rows = pq.read_table(tmp_path / "r" / "per_triplet.parquet").to_pandas().set_index("triplet_id")
-    assert "precomputed flows guide_flo13.npy and guide_flo31.npy are missing" in rows.loc["Japan_v2_0_000002_s3", "status"]
+    assert (
+        "precomputed flows guide_flo13.npy and guide_flo31.npy are missing"
+        in rows.loc["Japan_v2_0_000002_s3", "status"]
+    )
     flow13, flow31 = received[0]
     assert flow13.shape == flow31.shape == (1, 2, 540, 960)
     stored = flows["Japan_v2_0_000000_s3"]
@@ -435,7 +508,9 @@ def test_bad_input_is_one_line_each(atd_layout, tmp_path, capsys):
     def fails(*args, expected):  # the same parser and handler, in this process
         assert main(["bench", *map(str, args)]) == 2
         error = capsys.readouterr().err
-        assert error.startswith("atdkit bench: error:") and error.count("error") == 1, error  # one message (rich may wrap it)
+        assert error.startswith("atdkit bench: error:") and error.count("error") == 1, (
+            error
+        )  # one message (rich may wrap it)
         assert expected in " ".join(error.split()), error
 
     fails("--data", tmp_path, "--methods", "blend", *out, expected="neither the ATD-12K test layout")
@@ -458,7 +533,9 @@ def test_dis_warp_beats_blend_on_cartoon_motion_with_known_truth():
         f1, f2, f3 = cartoon_triplet(rng, travel=(20, 60))
         truth = f2 / 255.0
         blend = peak_signal_noise_ratio(truth, predictions("blend", f1, f3).astype(np.float64), data_range=1)
-        warped = peak_signal_noise_ratio(truth, np.clip(predictions("dis-warp", f1, f3), 0, 1).astype(np.float64), data_range=1)
+        warped = peak_signal_noise_ratio(
+            truth, np.clip(predictions("dis-warp", f1, f3), 0, 1).astype(np.float64), data_range=1
+        )
         gains.append(warped - blend)
     assert min(gains) > 2 and np.mean(gains) > 4, gains
 
@@ -479,6 +556,8 @@ def test_dis_warp_beats_blend_on_real_animation():
         f1, f2, f3 = drawings[start : start + 3]
         truth = f2 / 255.0
         blend = peak_signal_noise_ratio(truth, predictions("blend", f1, f3).astype(np.float64), data_range=1)
-        warped = peak_signal_noise_ratio(truth, np.clip(predictions("dis-warp", f1, f3), 0, 1).astype(np.float64), data_range=1)
+        warped = peak_signal_noise_ratio(
+            truth, np.clip(predictions("dis-warp", f1, f3), 0, 1).astype(np.float64), data_range=1
+        )
         gains.append(warped - blend)
     assert len(gains) >= 20 and np.mean(gains) > 1.0, gains

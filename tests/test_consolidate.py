@@ -1,4 +1,5 @@
 """Annotation parts and ``atdkit consolidate``: the paper's keep rule, merge rules, agreement, bad parts, compaction."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from atdkit import schema
-from atdkit.store import read_table
 from atdkit.pipelines.labels import annotations
 from atdkit.pipelines.labels.annotations import ANNOTATIONS, REVIEWS, label_row, write_part
 from atdkit.pipelines.labels.consolidate import agreement, iou, majority_difficulty, majority_tags, merge_boxes
+from atdkit.store import read_table
 from helpers import run_cli
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
@@ -57,8 +58,18 @@ def test_label_rows_are_checked_against_the_vocabulary():
 def test_consolidate_applies_the_keep_rule_the_merge_rules_and_reviews(dataset, ids):
     a, b, c, d, e = ids[:5]
     # a: both eligible, agreeing boxes and difficulty -> kept, mean box, majority tags
-    submit(dataset, "alice", a, difficulty="hard", roi=(10, 10, 100, 50), general_motion=["rotation", "scaling"], behavior=["walking"])
-    submit(dataset, "bob", a, difficulty="hard", roi=(14, 10, 100, 54), general_motion=["rotation"], behavior=["walking"])
+    submit(
+        dataset,
+        "alice",
+        a,
+        difficulty="hard",
+        roi=(10, 10, 100, 50),
+        general_motion=["rotation", "scaling"],
+        behavior=["walking"],
+    )
+    submit(
+        dataset, "bob", a, difficulty="hard", roi=(14, 10, 100, 54), general_motion=["rotation"], behavior=["walking"]
+    )
     # b: one eligible only -> not kept
     submit(dataset, "alice", b, difficulty="easy")
     submit(dataset, "bob", b, False, reason="scene transition")
@@ -81,9 +92,18 @@ def test_consolidate_applies_the_keep_rule_the_merge_rules_and_reviews(dataset, 
     assert set(labels) == {a, b, c, d, e}
     assert labels[a]["kept"] and not labels[a]["needs_review"]
     assert (labels[a]["roi_x"], labels[a]["roi_y"], labels[a]["roi_w"], labels[a]["roi_h"]) == (12, 10, 100, 52)
-    assert (labels[a]["difficulty"], labels[a]["general_motion"], labels[a]["behavior"]) == ("hard", ["rotation"], ["walking"])
+    assert (labels[a]["difficulty"], labels[a]["general_motion"], labels[a]["behavior"]) == (
+        "hard",
+        ["rotation"],
+        ["walking"],
+    )
     assert (labels[b]["n_labels"], labels[b]["n_eligible"], labels[b]["kept"]) == (2, 1, False)
-    assert labels[c]["kept"] and labels[c]["needs_review"] and labels[c]["difficulty"] is None and labels[c]["roi_x"] is None
+    assert (
+        labels[c]["kept"]
+        and labels[c]["needs_review"]
+        and labels[c]["difficulty"] is None
+        and labels[c]["roi_x"] is None
+    )
     assert labels[d]["kept"] and labels[d]["difficulty"] == "medium"
     assert labels[e]["kept"] and not labels[e]["needs_review"]
     assert (labels[e]["difficulty"], labels[e]["roi_x"]) == ("medium", 6)
@@ -103,7 +123,9 @@ def test_agreement_figures_match_their_definitions():
         for who, eligible, side in (("ann", ea, 0), ("ben", eb, 1)):
             level = levels.get(i, ("easy", "easy"))[side] if eligible else None
             box = boxes[i][side] if i in boxes else None
-            rows.append(label_row(f"t{i}", who, eligible, reason=None if eligible else "other", difficulty=level, roi=box))
+            rows.append(
+                label_row(f"t{i}", who, eligible, reason=None if eligible else "other", difficulty=level, roi=box)
+            )
     [pair] = agreement(rows)
     # Cohen's kappa by hand: observed 4/6 agree; chance = (4/6 * 4/6) + (2/6 * 2/6)
     observed, chance = 4 / 6, (4 / 6) * (4 / 6) + (2 / 6) * (2 / 6)
@@ -127,14 +149,23 @@ def test_agreement_is_nan_where_undefined():
 
 
 def test_parts_from_other_tools_are_read_and_bad_parts_are_reported(dataset, ids):
-    foreign = pa.table({
-        "created_at": pa.array([dt.datetime(2024, 1, 1, 8)], pa.timestamp("ns")),  # no zone: taken as UTC
-        "behavior": [["eating"]], "general_motion": [["translation"]],
-        "roi_h": pa.array([20.0], pa.float32()), "roi_w": pa.array([30.0], pa.float32()),
-        "roi_y": pa.array([2.0], pa.float32()), "roi_x": pa.array([1.0], pa.float32()),
-        "difficulty": ["easy"], "reason": pa.array([None], pa.string()), "eligible": [True],
-        "annotator": ["olga"], "triplet_id": [ids[0]], "tool_version": ["3.1"],
-    })
+    foreign = pa.table(
+        {
+            "created_at": pa.array([dt.datetime(2024, 1, 1, 8)], pa.timestamp("ns")),  # no zone: taken as UTC
+            "behavior": [["eating"]],
+            "general_motion": [["translation"]],
+            "roi_h": pa.array([20.0], pa.float32()),
+            "roi_w": pa.array([30.0], pa.float32()),
+            "roi_y": pa.array([2.0], pa.float32()),
+            "roi_x": pa.array([1.0], pa.float32()),
+            "difficulty": ["easy"],
+            "reason": pa.array([None], pa.string()),
+            "eligible": [True],
+            "annotator": ["olga"],
+            "triplet_id": [ids[0]],
+            "tool_version": ["3.1"],
+        }
+    )
     (dataset / "annotations" / "olga").mkdir(parents=True)
     pq.write_table(foreign, dataset / "annotations" / "olga" / "from-other-tool.parquet")
     submit(dataset, "alice", ids[0], difficulty="easy", roi=(1, 2, 30, 20))

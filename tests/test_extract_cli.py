@@ -1,4 +1,5 @@
 """The extract command as a user runs it: bad input, resuming after kill -9, re-filtering."""
+
 import os
 import shutil
 import signal
@@ -33,7 +34,19 @@ def bad_inputs(tmp_path_factory):
     (folder / "notes.mp4").write_text("not a video at all\n" * 100)
     (folder / "noise.mkv").write_bytes(os.urandom(50_000))
     ffmpeg("-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", folder / "audio_only.mp4")
-    ffmpeg("-f", "lavfi", "-i", "testsrc=size=8x8:rate=24", "-frames:v", "30", "-c:v", "libx264", "-pix_fmt", "yuv444p", folder / "tiny.mp4")
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=8x8:rate=24",
+        "-frames:v",
+        "30",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv444p",
+        folder / "tiny.mp4",
+    )
     (folder / "empty_folder").mkdir()
     return folder
 
@@ -50,7 +63,11 @@ EXPECTED_ERRORS = {
 def test_bad_inputs_get_one_line_each_and_the_good_film_is_extracted(bad_inputs, synth_clip, tmp_path):
     clip, _ = synth_clip
     out = tmp_path / "ds"
-    videos = [bad_inputs / name for name in EXPECTED_ERRORS] + [bad_inputs / "empty_folder", tmp_path / "missing.mp4", clip]
+    videos = [bad_inputs / name for name in EXPECTED_ERRORS] + [
+        bad_inputs / "empty_folder",
+        tmp_path / "missing.mp4",
+        clip,
+    ]
     result = run_cli("extract", "--videos", *videos, "--out", out)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
@@ -72,7 +89,10 @@ def Path_stem(name):
 def test_usage_errors_are_one_line(tmp_path):
     for args, message in [
         (["extract", "--videos", "x.mp4"], "--out DATASET_DIR is required"),
-        (["extract", "--videos", "x.mp4", "--out", tmp_path, "--ssim-low", "0.9", "--ssim-high", "0.8"], "SSIM band needs"),
+        (
+            ["extract", "--videos", "x.mp4", "--out", tmp_path, "--ssim-low", "0.9", "--ssim-high", "0.8"],
+            "SSIM band needs",
+        ),
         (["extract", "--refilter", tmp_path / "nothing"], "not an atdkit dataset"),
     ]:
         result = run_cli(*args)
@@ -98,7 +118,10 @@ def test_killed_run_resumes_to_the_same_tables(long_clips, tmp_path):
     for wait_for in ("frames", "cache/film1/source.parquet"):  # kill at two different moments
         process = subprocess.Popen(
             [sys.executable, "-m", "atdkit", "extract", "--videos", long_clips, "--out", out, "--workers", "1"],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while not (out / wait_for).exists() or (wait_for == "frames" and not any((out / "frames").iterdir())):
@@ -112,7 +135,11 @@ def test_killed_run_resumes_to_the_same_tables(long_clips, tmp_path):
     assert rows(out / "triplets.parquet") == expected
     assert not list(out.rglob(".tmp-*"))
     for t in expected:
-        assert sorted(p.name for p in (out / "frames" / t["triplet_id"]).iterdir()) == ["frame1.png", "frame2.png", "frame3.png"]
+        assert sorted(p.name for p in (out / "frames" / t["triplet_id"]).iterdir()) == [
+            "frame1.png",
+            "frame2.png",
+            "frame3.png",
+        ]
 
 
 def test_finished_films_are_not_decoded_again(synth_clip, tmp_path):
@@ -145,7 +172,10 @@ def test_refilter_equals_a_fresh_extraction_and_needs_no_decoding(synth_clip, tm
     in_band = [t for t in before if all(low <= t[k] <= 0.9 for k in ("ssim_12", "ssim_23", "ssim_13"))]
     assert after == in_band and 0 < len(after) < len(before)
     shutil.copy(clip, work)
-    assert run_cli("extract", "--videos", work, "--out", fresh, *loose, "--ssim-low", low, "--ssim-high", "0.9").returncode == 0
+    assert (
+        run_cli("extract", "--videos", work, "--out", fresh, *loose, "--ssim-low", low, "--ssim-high", "0.9").returncode
+        == 0
+    )
     assert after == rows(fresh / "triplets.parquet")
     assert sources(out)["cartoon"]["ssim_low"] == low and sources(out)["cartoon"]["scan_ssim_low"] == 0.75
 
@@ -161,7 +191,9 @@ def test_refilter_with_redundancy_writes_only_the_new_frames(synth_clip, tmp_pat
     assert rows(out / "triplets.parquet") == rows(fresh / "triplets.parquet")
     for t in rows(out / "triplets.parquet"):
         for n in (1, 2, 3):
-            assert (out / "frames" / t["triplet_id"] / f"frame{n}.png").read_bytes() == (fresh / "frames" / t["triplet_id"] / f"frame{n}.png").read_bytes()
+            assert (out / "frames" / t["triplet_id"] / f"frame{n}.png").read_bytes() == (
+                fresh / "frames" / t["triplet_id"] / f"frame{n}.png"
+            ).read_bytes()
 
 
 @pytest.mark.slow

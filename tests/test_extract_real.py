@@ -1,4 +1,5 @@
 """Extraction of the real clips in ../shared/data/clips, checked against independent decoding."""
+
 import cv2
 import numpy as np
 import pyarrow.parquet as pq
@@ -30,7 +31,12 @@ def table(path, schema_):
 def test_every_film_gives_triplets_and_the_truncated_one_is_partial(dataset):
     out, result = dataset
     sources = {row["source_id"]: row for row in table(out / "sources.parquet", schema.SOURCES)}
-    assert set(sources) == {"hero_grease_pencil_twos", "steamboat_willie_1928", "copying_is_not_theft_32s", "copying_is_not_theft_truncated"}
+    assert set(sources) == {
+        "hero_grease_pencil_twos",
+        "steamboat_willie_1928",
+        "copying_is_not_theft_32s",
+        "copying_is_not_theft_truncated",
+    }
     triplets = table(out / "triplets.parquet", schema.TRIPLETS)
     for source_id, row in sources.items():
         assert row["kept"] == sum(t["source_id"] == source_id for t in triplets) > 0, source_id
@@ -55,18 +61,26 @@ def test_kept_ssims_are_in_band_when_recomputed_independently(dataset):
         for t in (t for t in triplets if t["source_id"] == source_id):
             a, b, c = (small[i] for i in t["frames"])
             for stored, (x, y) in zip((t["ssim_12"], t["ssim_23"], t["ssim_13"]), ((a, b), (b, c), (a, c))):
-                recomputed = structural_similarity(x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
+                recomputed = structural_similarity(
+                    x, y, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
+                )
                 assert recomputed == pytest.approx(stored, abs=1e-3)
                 assert 0.75 - 1e-3 <= recomputed <= 0.95 + 1e-3
 
 
 def test_saved_frames_equal_independently_decoded_frames(dataset):
     out, _ = dataset
-    triplets = [t for t in table(out / "triplets.parquet", schema.TRIPLETS) if t["source_id"] == "copying_is_not_theft_truncated"]
+    triplets = [
+        t
+        for t in table(out / "triplets.parquet", schema.TRIPLETS)
+        if t["source_id"] == "copying_is_not_theft_truncated"
+    ]
     decoded = ffmpeg_decode(shared("clips", "copying_is_not_theft_truncated.mp4"))
     for t in triplets:
         for number, index in enumerate(t["frames"], start=1):
-            saved = cv2.cvtColor(cv2.imread(str(out / "frames" / t["triplet_id"] / f"frame{number}.png")), cv2.COLOR_BGR2RGB)
+            saved = cv2.cvtColor(
+                cv2.imread(str(out / "frames" / t["triplet_id"] / f"frame{number}.png")), cv2.COLOR_BGR2RGB
+            )
             np.testing.assert_array_equal(saved, decoded[index])
         assert (t["width"], t["height"]) == (640, 360)
 
@@ -88,5 +102,9 @@ def test_manifest_columns_and_triplet_folders(dataset):
         stride = t["interval"] + 1
         assert t["frames"] == [t["frames"][0], t["frames"][0] + stride, t["frames"][0] + 2 * stride]
         assert t["timestamps"] == sorted(t["timestamps"])
-        assert sorted(p.name for p in (out / "frames" / t["triplet_id"]).iterdir()) == ["frame1.png", "frame2.png", "frame3.png"]
+        assert sorted(p.name for p in (out / "frames" / t["triplet_id"]).iterdir()) == [
+            "frame1.png",
+            "frame2.png",
+            "frame3.png",
+        ]
     assert not list(out.rglob(".tmp-*"))

@@ -1,4 +1,5 @@
 """Extraction of synthetic clips whose truth is known from their timeline."""
+
 import pyarrow.parquet as pq
 import pytest
 

@@ -13,7 +13,9 @@ def test_paths_folders_and_globs_expand_to_unique_files(tmp_path):
     a = make(tmp_path / "films" / "a.mp4", b"a")
     b = make(tmp_path / "films" / "deep" / "b.mkv", b"b")
     make(tmp_path / "films" / "notes.txt", b"n")
-    files, errors = expand_paths([str(tmp_path / "films"), str(tmp_path / "films" / "*.mp4"), str(tmp_path / "none*.mp4")])
+    files, errors = expand_paths(
+        [str(tmp_path / "films"), str(tmp_path / "films" / "*.mp4"), str(tmp_path / "none*.mp4")]
+    )
     assert sorted(files) == sorted([a.resolve(), b.resolve()])
     assert errors == [f"{tmp_path / 'none*.mp4'}: no file matches this pattern"]
 

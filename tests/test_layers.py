@@ -1,15 +1,17 @@
 """The code's floors: every module imports only from its own floor's package or from floors below it.
 
-    atdkit.cli                                   the command line, on top
-    atdkit.benchmark   atdkit.annotation_ui     scoring methods; the labelling app (neither imports the other)
-    atdkit.pipelines                             the dataset steps
-    atdkit (the rest)                            schemas, the dataset store, images, video, SSIM, metrics
+atdkit.cli                                   the command line, on top
+atdkit.benchmark   atdkit.annotation_ui     scoring methods; the labelling app (neither imports the other)
+atdkit.pipelines                             the dataset steps
+atdkit (the rest)                            schemas, the dataset store, images, video, SSIM, metrics
 """
+
 from __future__ import annotations
 
 import ast
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from helpers import REPO
 
@@ -53,7 +55,9 @@ def imported(path: Path) -> set[str]:
 
 def test_no_module_imports_from_a_floor_above_it_or_a_sibling():
     everything = modules()
-    assert len(everything) > 100 and "atdkit.cli.bench" in everything and "atdkit.pipelines.formats.atd12k" in everything
+    assert (
+        len(everything) > 100 and "atdkit.cli.bench" in everything and "atdkit.pipelines.formats.atd12k" in everything
+    )
     wrong = []
     for module, path in everything.items():
         mine = home(module)

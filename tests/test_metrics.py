@@ -1,5 +1,6 @@
 """atdkit.metrics against independent references: scikit-image's PSNR and SSIM with the arguments each
 profile stands for, and the official script's IE and RoI formulas, on random and real frames."""
+
 from __future__ import annotations
 
 import math
@@ -86,7 +87,11 @@ def test_profiles_differ_as_documented():
 def test_roi_is_scaled_like_the_official_script_and_scored_on_the_crop(profile):
     rng = np.random.default_rng(3)
     prediction, truth = noisy_pair(rng)
-    for roi, image_size in (((1001, 333, 251, 101), (1920, 1080)), ((100, 50, 400, 300), (1280, 720)), ((10.7, 5.2, 300.9, 200.1), (960, 540))):
+    for roi, image_size in (
+        ((1001, 333, 251, 101), (1920, 1080)),
+        ((100, 50, 400, 300), (1280, 720)),
+        ((10.7, 5.2, 300.9, 200.1), (960, 540)),
+    ):
         x, y, w, h = official_roi(roi, image_size)
         scores = score(prediction, truth, PROFILES[profile], roi, image_size)
         assert scores.roi == (x, y, w, h) == scale_roi(roi, image_size, (960, 540))
@@ -116,7 +121,10 @@ def test_roi_smaller_than_the_ssim_window_keeps_psnr_and_reports(profile, side):
     prediction, truth = noisy_pair(rng)
     scores = score(prediction, truth, PROFILES[profile], (100, 100, side, 40))
     assert scores.roi_ssim is None
-    assert f"smaller than the {PROFILES[profile].ssim_window}x{PROFILES[profile].ssim_window} SSIM window" in scores.notes[0]
+    assert (
+        f"smaller than the {PROFILES[profile].ssim_window}x{PROFILES[profile].ssim_window} SSIM window"
+        in scores.notes[0]
+    )
     pred = np.clip(prediction[100:140, 100 : 100 + side].astype(np.float64), 0, 1)
     if profile == "standard":
         pred = to_tensor(np.round(pred * 255))
@@ -129,7 +137,9 @@ def test_roi_smaller_than_the_ssim_window_keeps_psnr_and_reports(profile, side):
 @pytest.mark.parametrize("profile", PROFILES)
 def test_an_exact_prediction_has_infinite_psnr(profile):
     truth = np.random.default_rng(6).integers(0, 256, (64, 96, 3), dtype=np.uint8)
-    scores = score(unit_float32(truth), truth, PROFILES[profile], (10, 10, 30, 30))  # what `repeat` gives on a held drawing
+    scores = score(
+        unit_float32(truth), truth, PROFILES[profile], (10, 10, 30, 30)
+    )  # what `repeat` gives on a held drawing
     assert math.isinf(scores.psnr) and math.isinf(scores.roi_psnr)
     assert scores.ssim == pytest.approx(1.0) and scores.ie == 0.0
 

@@ -1,11 +1,12 @@
 """One installed namespace: the repository's folders become atdkit's subpackages, and nothing else is installed."""
+
 from __future__ import annotations
 
 import subprocess
-import tomllib
 
 import pyarrow.parquet as pq
 import pytest
+import tomllib
 
 from helpers import REPO
 
@@ -29,14 +30,26 @@ def test_a_plain_install_adds_atdkit_alone_and_runs_the_demo_outside_the_clone(i
     added = {p.name for p in installed_atdkit.site_packages.iterdir()} - installed_atdkit.before
     assert added == {"atdkit", "atdkit-0.1.0.dist-info"}
     package = installed_atdkit.package
-    assert (package / "pipelines" / "formats" / "atd12k.py").is_file() and (package / "annotation_ui" / "views" / "label.py").is_file()
+    assert (package / "pipelines" / "formats" / "atd12k.py").is_file() and (
+        package / "annotation_ui" / "views" / "label.py"
+    ).is_file()
     assert not (package / "tools").exists() and not (package / "tests").exists()
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([installed_atdkit.python, *args], cwd=tmp_path, env=installed_atdkit.env, capture_output=True,
-                              text=True, timeout=600)
+        return subprocess.run(
+            [installed_atdkit.python, *args],
+            cwd=tmp_path,
+            env=installed_atdkit.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
 
-    where = run("-c", "import atdkit.pipelines.extraction.run as run, atdkit.benchmark.harness, atdkit.annotation_ui.settings; print(run.__file__)")
+    where = run(
+        "-c",
+        "import atdkit.pipelines.extraction.run as run, atdkit.benchmark.harness, atdkit.annotation_ui.settings; "
+        "print(run.__file__)",
+    )
     assert where.returncode == 0 and where.stdout.startswith(str(package)), where.stderr
     demo = run("-m", "atdkit", "demo", "--out", str(tmp_path / "demo"))
     assert demo.returncode == 0, demo.stderr[-3000:]

@@ -1,5 +1,6 @@
 """``--executor ray``: the same datasets as the local process pool, on a real two-node Ray cluster
 started by the tests on this machine (a head and a worker node, one CPU each)."""
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,15 @@ import pytest
 from atdkit import schema
 from helpers import REPO, run_atdkit, shared
 
-NODE_OPTIONS = ("--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--object-store-memory", "200000000", "--disable-usage-stats")
+NODE_OPTIONS = (
+    "--num-cpus",
+    "1",
+    "--node-ip-address",
+    "127.0.0.1",
+    "--object-store-memory",
+    "200000000",
+    "--disable-usage-stats",
+)
 
 pytestmark = pytest.mark.slow  # a real two-node Ray cluster
 
@@ -30,7 +39,10 @@ def free_port() -> int:
 
 
 def ray_command(*args: str) -> list[str]:
-    return [str(Path(sys.executable).with_name("ray")) if Path(sys.executable).with_name("ray").exists() else "ray", *args]
+    return [
+        str(Path(sys.executable).with_name("ray")) if Path(sys.executable).with_name("ray").exists() else "ray",
+        *args,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +64,13 @@ def two_node_cluster():
     nodes = []
 
     def start(*args: str) -> None:
-        nodes.append(subprocess.Popen(ray_command("start", "--block", *args, *NODE_OPTIONS), stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL))
+        nodes.append(
+            subprocess.Popen(
+                ray_command("start", "--block", *args, *NODE_OPTIONS),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
 
     try:
         start("--head", "--port", str(port), "--include-dashboard=false")
@@ -69,7 +86,9 @@ def two_node_cluster():
                 node.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 node.kill()
-        latest = Path("/tmp/ray/ray_current_cluster")  # where `ray.init()` looks for a running cluster: not this one now
+        latest = Path(
+            "/tmp/ray/ray_current_cluster"
+        )  # where `ray.init()` looks for a running cluster: not this one now
         if latest.is_file() and latest.read_text().strip().endswith(f":{port}"):
             latest.unlink()
 
@@ -122,15 +141,30 @@ def local_dataset(films, tmp_path_factory) -> Path:
 
 
 def extract_on_ray(address: str, films: list[Path], out: Path, *options: str) -> list[str]:
-    return [sys.executable, "-m", "atdkit", "extract", "--executor", "ray", "--ray-address", address,
-            "--videos", *map(str, films), "--out", str(out), *options]
+    return [
+        sys.executable,
+        "-m",
+        "atdkit",
+        "extract",
+        "--executor",
+        "ray",
+        "--ray-address",
+        address,
+        "--videos",
+        *map(str, films),
+        "--out",
+        str(out),
+        *options,
+    ]
 
 
 def test_ray_extraction_equals_the_local_one_and_reports_each_node(ray_cluster, films, local_dataset, tmp_path):
-    result = subprocess.run(extract_on_ray(ray_cluster, films, tmp_path / "ray"), capture_output=True, text=True, cwd=REPO, timeout=300)
+    result = subprocess.run(
+        extract_on_ray(ray_cluster, films, tmp_path / "ray"), capture_output=True, text=True, cwd=REPO, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     assert_same_dataset(local_dataset, tmp_path / "ray")
-    summary = result.stderr[result.stderr.index("per node"):]
+    summary = result.stderr[result.stderr.index("per node") :]
     assert len({line.split("(")[1][:8] for line in summary.splitlines() if "(" in line}) == 2, summary
 
 
@@ -148,8 +182,13 @@ def unit_processes() -> dict[int, str]:
 
 
 def test_a_worker_killed_mid_film_is_retried_and_the_rows_are_the_same(ray_cluster, films, local_dataset, tmp_path):
-    run = subprocess.Popen(extract_on_ray(ray_cluster, films, tmp_path / "ray"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, cwd=REPO)
+    run = subprocess.Popen(
+        extract_on_ray(ray_cluster, films, tmp_path / "ray"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     killed = None
     while killed is None and run.poll() is None:
         for pid, title in unit_processes().items():
@@ -171,8 +210,25 @@ def test_a_split_film_on_ray_equals_the_unsplit_one_and_a_killed_driver_resumes(
     assert run_atdkit("extract", "--videos", clip, "--out", tmp_path / "whole", "--workers", "1").returncode == 0
 
     split = tmp_path / "split"
-    driver = subprocess.Popen([sys.executable, "-m", "atdkit", "extract", "--videos", str(clip), "--out", str(split),
-                               "--workers", "1", "--split-frames", "50"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "atdkit",
+            "extract",
+            "--videos",
+            str(clip),
+            "--out",
+            str(split),
+            "--workers",
+            "1",
+            "--split-frames",
+            "50",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ranges = split / "cache" / "long" / "ranges"
     while driver.poll() is None and len(list(ranges.glob("*/source.parquet"))) < 3:
         time.sleep(0.005)
@@ -180,8 +236,13 @@ def test_a_split_film_on_ray_equals_the_unsplit_one_and_a_killed_driver_resumes(
     driver.wait()
     assert not (split / "cache" / "long" / "source.parquet").exists(), "the driver died before the film was done"
 
-    result = subprocess.run(extract_on_ray(ray_cluster, [clip], split, "--split-frames", "50"), capture_output=True, text=True,
-                            cwd=REPO, timeout=300)
+    result = subprocess.run(
+        extract_on_ray(ray_cluster, [clip], split, "--split-frames", "50"),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert_same_dataset(tmp_path / "whole", split)
     for table in ("candidates.parquet", "frame_index.parquet"):
@@ -196,8 +257,12 @@ def test_stats_on_ray_equal_the_local_ones(ray_cluster, dataset, tmp_path):
     result = run_atdkit("stats", on_ray, "--executor", "ray", "--ray-address", ray_cluster)
     assert result.returncode == 0, result.stderr
     local, remote = rows(dataset, "motion.parquet"), rows(on_ray, "motion.parquet")
-    assert [(r["triplet_id"], r["suggested_difficulty"]) for r in local] == [(r["triplet_id"], r["suggested_difficulty"]) for r in remote]
-    for row, other in zip(local, remote):  # OpenCV's vectorised float32 maths may differ in the last bit between processes
+    assert [(r["triplet_id"], r["suggested_difficulty"]) for r in local] == [
+        (r["triplet_id"], r["suggested_difficulty"]) for r in remote
+    ]
+    for row, other in zip(
+        local, remote
+    ):  # OpenCV's vectorised float32 maths may differ in the last bit between processes
         for column in ("flow_mean", "flow_std", "occlusion_ratio"):
             assert other[column] == pytest.approx(row[column], rel=1e-9)
     assert "per node" in result.stderr and not (on_ray / "stats" / "motion-parts").exists()
@@ -234,10 +299,16 @@ def test_without_ray_installed_the_ray_executor_is_one_line_saying_how_to_instal
     # path, is what `import ray` finds, exactly as when Ray is not installed.
     (tmp_path / "ray.py").write_text("raise ImportError('No module named ray')\n")
     environment = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    for command in (["extract", "--videos", str(tmp_path), "--out", str(tmp_path / "out"), "--executor", "ray"],
-                    ["stats", str(tmp_path / "dataset"), "--executor", "ray"]):
-        result = subprocess.run([sys.executable, "-m", "atdkit", *command], capture_output=True, text=True, cwd=REPO, env=environment)
+    for command in (
+        ["extract", "--videos", str(tmp_path), "--out", str(tmp_path / "out"), "--executor", "ray"],
+        ["stats", str(tmp_path / "dataset"), "--executor", "ray"],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "atdkit", *command], capture_output=True, text=True, cwd=REPO, env=environment
+        )
         assert result.returncode == 2
         assert result.stderr.strip().splitlines() == [
-            f"atdkit {command[0]}: error: --executor ray needs Ray, which is not installed here: pip install 'atdkit[ray]'"]
+            f"atdkit {command[0]}: error: --executor ray needs Ray, which is not installed here: "
+            "pip install 'atdkit[ray]'"
+        ]
     assert not (tmp_path / "out").exists()

@@ -1,4 +1,5 @@
 """``atdkit report``: a self-contained HTML page, checked in a real headless Chromium."""
+
 from __future__ import annotations
 
 import shutil
@@ -30,8 +31,11 @@ def full_dataset(cartoon_dataset, tmp_path_factory) -> Path:
     assert run_cli("stats", dataset, "--workers", "2").returncode == 0
     ids = pq.read_table(dataset / "triplets.parquet", schema=schema.TRIPLETS)["triplet_id"].to_pylist()
     labelled = [t for i, t in enumerate(ids) if i % 3]
-    write_labels(dataset, {t: schema.DIFFICULTIES[i % 3] for i, t in enumerate(labelled)},
-                 {t: [schema.GENERAL_MOTIONS[i % 4]] for i, t in enumerate(labelled)})
+    write_labels(
+        dataset,
+        {t: schema.DIFFICULTIES[i % 3] for i, t in enumerate(labelled)},
+        {t: [schema.GENERAL_MOTIONS[i % 4]] for i, t in enumerate(labelled)},
+    )
     assert main(["split", str(dataset)]) == 0
     return dataset
 
@@ -73,15 +77,26 @@ def test_report_renders_in_a_real_browser(full_dataset):
     document = Document(page_path.read_text())
     assert list(document.sections) == list(SECTIONS)
     assert not document.links and all(src.startswith("data:image/") for src in document.images), "self-contained"
-    assert "quadratic-weighted kappa" in document.sections["labels"] and "No source is on both sides" in document.sections["split"]
+    assert (
+        "quadratic-weighted kappa" in document.sections["labels"]
+        and "No source is on both sides" in document.sections["split"]
+    )
     for level in schema.DIFFICULTIES:
         assert f"{level} (" in document.sections["samples"]
 
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             requests = []
@@ -108,8 +123,10 @@ def test_sections_without_data_say_how_to_get_it(cartoon_dataset, tmp_path, caps
     document = Document(out.read_text())
     assert list(document.sections) == list(SECTIONS), "sections with no data are not dropped"
     assert f"No motion statistics yet: run atdkit stats {cartoon_dataset}" in document.sections["motion"]
-    assert (f"No labels yet: label the triplets with atdkit annotate {cartoon_dataset}, "
-            f"then run atdkit consolidate {cartoon_dataset}.") in document.sections["labels"]
+    assert (
+        f"No labels yet: label the triplets with atdkit annotate {cartoon_dataset}, "
+        f"then run atdkit consolidate {cartoon_dataset}."
+    ) in document.sections["labels"]
     assert f"No split yet: run atdkit split {cartoon_dataset}" in document.sections["split"]
     assert "unrated (" in document.sections["samples"] and "No easy triplet yet." in document.sections["samples"]
     assert len(document.images) == 1 + 2, "SSIM histograms and two unrated samples"
@@ -118,7 +135,10 @@ def test_sections_without_data_say_how_to_get_it(cartoon_dataset, tmp_path, caps
 
 def test_bad_input_is_one_line(tmp_path, capsys):
     status, err = report(capsys, tmp_path)
-    assert status == 2 and err == f"atdkit report: error: {tmp_path / 'triplets.parquet'}: no such file (run atdkit extract first)"
+    assert (
+        status == 2
+        and err == f"atdkit report: error: {tmp_path / 'triplets.parquet'}: no such file (run atdkit extract first)"
+    )
     (tmp_path / "triplets.parquet").write_bytes(b"PAR1 not really")
     status, err = report(capsys, tmp_path)
     assert status == 2 and f"{tmp_path / 'triplets.parquet'}: not a readable triplets table" in err

@@ -4,6 +4,7 @@ mean (flows scaled per block, pixel-exact warps, the mask blend), the benchmark 
 Checkpoints are synthesised from Practical-RIFE v4.6's layout (written out below: four IFBlocks,
 keys as its DistributedDataParallel training saved them, ``module.`` first) with random values.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,11 +28,18 @@ def flownet_layout() -> list[tuple[str, tuple[int, ...]]]:
     layout = []
     for i, (inputs, width) in enumerate(BLOCKS):
         block = f"block{i}"
-        layout += [(f"{block}.conv0.0.0.weight", (width // 2, inputs, 3, 3)), (f"{block}.conv0.0.0.bias", (width // 2,)),
-                   (f"{block}.conv0.1.0.weight", (width, width // 2, 3, 3)), (f"{block}.conv0.1.0.bias", (width,))]
+        layout += [
+            (f"{block}.conv0.0.0.weight", (width // 2, inputs, 3, 3)),
+            (f"{block}.conv0.0.0.bias", (width // 2,)),
+            (f"{block}.conv0.1.0.weight", (width, width // 2, 3, 3)),
+            (f"{block}.conv0.1.0.bias", (width,)),
+        ]
         for j in range(8):
-            layout += [(f"{block}.convblock.{j}.beta", (1, width, 1, 1)), (f"{block}.convblock.{j}.conv.weight", (width, width, 3, 3)),
-                       (f"{block}.convblock.{j}.conv.bias", (width,))]
+            layout += [
+                (f"{block}.convblock.{j}.beta", (1, width, 1, 1)),
+                (f"{block}.convblock.{j}.conv.weight", (width, width, 3, 3)),
+                (f"{block}.convblock.{j}.conv.bias", (width,)),
+            ]
         layout += [(f"{block}.lastconv.0.weight", (width, 24, 4, 4)), (f"{block}.lastconv.0.bias", (24,))]
     return layout
 
@@ -67,19 +75,27 @@ def test_loads_strictly_with_and_without_the_module_prefix(tmp_path, flownet, of
 def test_other_rife_versions_and_other_files_are_refused(tmp_path, official_state):
     v45 = dict(official_state)  # RIFE 4.5: the same blocks with 20 output channels
     for i, (_, width) in enumerate(BLOCKS):
-        v45[f"block{i}.lastconv.0.weight"], v45[f"block{i}.lastconv.0.bias"] = torch.zeros(width, 20, 4, 4), torch.zeros(20)
+        v45[f"block{i}.lastconv.0.weight"], v45[f"block{i}.lastconv.0.bias"] = (
+            torch.zeros(width, 20, 4, 4),
+            torch.zeros(20),
+        )
     path = tmp_path / "v45.pkl"
     torch.save({"module." + k: v for k, v in v45.items()}, path)
     with pytest.raises(CheckpointError) as error:
         IFNet.from_checkpoint(path)
     message = str(error.value)
-    assert message.startswith(f"{path}: not a RIFE 4.6 flownet.pkl (Practical-RIFE v4.6): 8 tensors of the wrong shape") and "\n" not in message
+    assert (
+        message.startswith(f"{path}: not a RIFE 4.6 flownet.pkl (Practical-RIFE v4.6): 8 tensors of the wrong shape")
+        and "\n" not in message
+    )
     assert "block0.lastconv.0.bias (20,) instead of (24,)" in message
     v47 = dict(official_state)  # RIFE 4.7 and later: a feature encoder and wider blocks
     v47["encode.0.weight"] = torch.zeros(16, 3, 3, 3)
     del v47["block0.conv0.0.0.weight"]
     torch.save({"module." + k: v for k, v in v47.items()}, path)
-    with pytest.raises(CheckpointError, match=r"1 missing keys \(block0.conv0.0.0.weight\); 1 unexpected keys \(encode.0.weight\)"):
+    with pytest.raises(
+        CheckpointError, match=r"1 missing keys \(block0.conv0.0.0.weight\); 1 unexpected keys \(encode.0.weight\)"
+    ):
         IFNet.from_checkpoint(path)
     slomo = tmp_path / "SuperSloMo.ckpt"
     torch.save({"Detail": "End to end Super SloMo.", "state_dictFC": {"conv1.weight": torch.zeros(1)}}, slomo)

@@ -1,5 +1,6 @@
 """Segment-guided matching: segmentation rules against naive references, VGG-19 weight files,
 flows on synthetic cartoon frames with known motion, real frame pairs, guide-flow files."""
+
 from __future__ import annotations
 
 import cv2
@@ -9,12 +10,21 @@ import torch
 
 from atdkit.benchmark.methods.animeinterp import CheckpointError
 from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm
-from atdkit.pipelines.formats.atd12k import FlowFileError, read_flows, write_flows
 from atdkit.benchmark.methods.animeinterp.sgm.lines import fillable, hysteresis, style_of
 from atdkit.benchmark.methods.animeinterp.sgm.segmentation import (
-    MERGE_BELOW, ball, fill_map, histogram_bins, merge_small_pieces, segment, squeeze, thin_lines, trapped_ball_fills,
+    MERGE_BELOW,
+    ball,
+    fill_map,
+    histogram_bins,
+    merge_small_pieces,
+    segment,
+    squeeze,
+    thin_lines,
+    trapped_ball_fills,
 )
+from atdkit.pipelines.formats.atd12k import FlowFileError, read_flows, write_flows
 from helpers import SHAPES, cartoon, shared
+
 
 @pytest.fixture(scope="module")
 def vgg_file(tmp_path_factory):
@@ -39,7 +49,10 @@ def test_matched_pieces_move_with_the_shapes(vgg):
     assert labels0.shape == (192, 256) and labels0.min() == 0
     matched = 0
     for _, (x, y), _, _, (dx, dy) in SHAPES:
-        for flow, labels, (cx, cy), truth in ((flow01, labels0, (x, y), (dx, dy)), (flow10, labels1, (x + dx, y + dy), (-dx, -dy))):
+        for flow, labels, (cx, cy), truth in (
+            (flow01, labels0, (x, y), (dx, dy)),
+            (flow10, labels1, (x + dx, y + dy), (-dx, -dy)),
+        ):
             piece = labels == labels[cy, cx]
             assert piece.sum() < 0.12 * piece.size  # one piece per shape, not merged with the background
             moving = np.abs(flow[:, piece]).sum(axis=0) > 0
@@ -66,7 +79,10 @@ def test_line_styles_and_bad_input(vgg):
 
 def test_real_pair_gives_a_plausible_flow(vgg):
     folder = shared("pairs", "anime_keyframes_640x540")
-    frame0, frame1 = (np.ascontiguousarray(cv2.imread(str(folder / name))[:, :, ::-1]) for name in ("sakura_panel_033.png", "sakura_panel_039.png"))
+    frame0, frame1 = (
+        np.ascontiguousarray(cv2.imread(str(folder / name))[:, :, ::-1])
+        for name in ("sakura_panel_033.png", "sakura_panel_039.png")
+    )
     flow01, flow10, labels0, labels1 = compute_sgm(frame0, frame1, vgg, style="japan")
     assert labels0.max() + 1 > 30 and labels1.max() + 1 > 30
     moved = np.abs(flow01).sum(axis=0) > 0
@@ -75,7 +91,9 @@ def test_real_pair_gives_a_plausible_flow(vgg):
     # where SGM gave a flow, frame1 sampled along it matches frame0 better than without moving
     height, width = labels0.shape
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    warped = cv2.remap(frame1, grid_x + flow01[0], grid_y + flow01[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.remap(
+        frame1, grid_x + flow01[0], grid_y + flow01[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     error = lambda image: np.abs(image.astype(np.float32) - frame0.astype(np.float32)).sum(axis=2)[moved].mean()  # noqa: E731
     assert error(warped) < 0.7 * error(frame1)
 
@@ -85,7 +103,12 @@ def test_vgg_weight_files_are_checked(tmp_path, vgg_file):
     vgg16_like = {key.replace("features.34.", "features.33."): value for key, value in state.items()}
     path = tmp_path / "vgg16.pth"
     torch.save(vgg16_like, path)
-    with pytest.raises(CheckpointError, match=r"vgg16.pth: not a torchvision VGG-19 weight file: 2 missing keys \(features.34.bias, features.34.weight\); 2 unexpected keys \(features.33.bias, features.33.weight\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"vgg16.pth: not a torchvision VGG-19 weight file: "
+        r"2 missing keys \(features.34.bias, features.34.weight\); "
+        r"2 unexpected keys \(features.33.bias, features.33.weight\)",
+    ):
         VGGFeatures.from_file(path)
     with pytest.raises(CheckpointError, match="absent.pth: no such file"):
         VGGFeatures.from_file(tmp_path / "absent.pth")
@@ -125,9 +148,19 @@ def naive_trapped_ball(free: np.ndarray, radius: int) -> list[np.ndarray]:
             return fills
         seed = (int(xs[0]), int(ys[0]))
         component = np.full(free.shape, 255, np.uint8)
-        cv2.floodFill(component, cv2.copyMakeBorder(255 - free, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), seed, 0, 0, 0, 4)
+        cv2.floodFill(
+            component, cv2.copyMakeBorder(255 - free, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), seed, 0, 0, 0, 4
+        )
         core = np.full(free.shape, 255, np.uint8)
-        cv2.floodFill(core, cv2.copyMakeBorder(cv2.dilate(component, kernel), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0), seed, 0, 0, 0, 4)
+        cv2.floodFill(
+            core,
+            cv2.copyMakeBorder(cv2.dilate(component, kernel), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0),
+            seed,
+            0,
+            0,
+            0,
+            4,
+        )
         piece = cv2.erode(core, kernel) == 0
         fills.append(piece)
         free[piece] = 0
@@ -160,14 +193,22 @@ def naive_thinning(labels: np.ndarray) -> np.ndarray:
         previous = result.copy()
         for y in range(height):
             for x in range(width):
-                beside_piece = any(0 <= y + dy < height and 0 <= x + dx < width and previous[y + dy, x + dx] != 0
-                                   for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)))
+                beside_piece = any(
+                    0 <= y + dy < height and 0 <= x + dx < width and previous[y + dy, x + dx] != 0
+                    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0))
+                )
                 if previous[y, x] != 0 or not beside_piece:
                     continue
-                for dy, dx, ok in ((0, -1, x - 1 > 0), (-1, -1, x - 1 > 0 and y - 1 > 0), (-1, 0, y - 1 > 0),
-                                   (-1, 1, y - 1 > 0 and x + 1 < width), (0, 1, x + 1 < width),
-                                   (1, 1, x + 1 < width and y + 1 < height), (1, 0, y + 1 < height),
-                                   (1, -1, y + 1 < height and x - 1 > 0)):
+                for dy, dx, ok in (
+                    (0, -1, x - 1 > 0),
+                    (-1, -1, x - 1 > 0 and y - 1 > 0),
+                    (-1, 0, y - 1 > 0),
+                    (-1, 1, y - 1 > 0 and x + 1 < width),
+                    (0, 1, x + 1 < width),
+                    (1, 1, x + 1 < width and y + 1 < height),
+                    (1, 0, y + 1 < height),
+                    (1, -1, y + 1 < height and x - 1 > 0),
+                ):
                     if ok and previous[y + dy, x + dx] != 0:
                         result[y, x] = previous[y + dy, x + dx]
                         break
@@ -210,12 +251,18 @@ def naive_merge(frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
                 if score > best:
                     best, contact_at_best, new_id = score, contact, neighbour
             ys, xs = np.nonzero(mask)
-            box = mask[max(ys.min() - 2, 0): ys.max() + 3, max(xs.min() - 2, 0): xs.max() + 3]
+            box = mask[max(ys.min() - 2, 0) : ys.max() + 3, max(xs.min() - 2, 0) : xs.max() + 3]
             contour = cv2.findContours(box, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[0][0]
             point = len(cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)) == 1
-            if (point or area == 1 or (area < 300 and len(neighbours) == 1) or (len(neighbours) == 1 and contact_at_best > 2)
-                    or area < 50 or (score > 0.2 and area < 150 and contact_at_best > 1)
-                    or (score > 0.25 and area < 250 and contact_at_best > 8)):
+            if (
+                point
+                or area == 1
+                or (area < 300 and len(neighbours) == 1)
+                or (len(neighbours) == 1 and contact_at_best > 2)
+                or area < 50
+                or (score > 0.2 and area < 150 and contact_at_best > 1)
+                or (score > 0.25 and area < 250 and contact_at_best > 8)
+            ):
                 result[mask > 0] = new_id
         if len(ids) == len(np.unique(result)):
             break
@@ -255,10 +302,14 @@ def test_hysteresis_is_scikit_images():
     smooth = cv2.GaussianBlur(rng.random((90, 120, 3)).astype(np.float32), (0, 0), 2) * 255
     laplacian = cv2.Laplacian(cv2.bilateralFilter(scribbled_cartoon(), 10, 10, 10), ddepth=cv2.CV_32F, ksize=5)
     low, high = np.percentile(smooth, [55, 99])
-    for stack, low, high in ((smooth, low, high), (smooth, high - 1, high), (laplacian * (255 / laplacian.max()), 2, 20)):
-        expected = apply_hysteresis_threshold(stack, low, high)
-        assert 0 < expected.sum() < (stack > low).sum()  # some weak responses are dropped
-        assert np.array_equal(hysteresis(stack, low, high), expected)
+    for stack, weak, strong in (
+        (smooth, low, high),
+        (smooth, high - 1, high),
+        (laplacian * (255 / laplacian.max()), 2, 20),
+    ):
+        expected = apply_hysteresis_threshold(stack, weak, strong)
+        assert 0 < expected.sum() < (stack > weak).sum()  # some weak responses are dropped
+        assert np.array_equal(hysteresis(stack, weak, strong), expected)
 
 
 def test_squeeze_orders_pieces_by_size():

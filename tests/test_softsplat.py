@@ -6,6 +6,7 @@ The PWC-Net checkpoint is synthesised from the key list of sniklaus/pytorch-pwc'
 ``network-default.pytorch`` (written out below from the port's architecture: the file holds the
 state dict of its ``Network``, modules named ``module*``) with random values.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,6 @@ import pytest
 import torch
 
 from atdkit import schema
-from atdkit.store import write_table
 from atdkit.benchmark import methods
 from atdkit.benchmark.checkpoint import TRAINING, CheckpointError
 from atdkit.benchmark.harness import fit_inputs, run_bench
@@ -27,6 +27,7 @@ from atdkit.benchmark.methods.softsplat.metric import ImportanceMetric
 from atdkit.benchmark.methods.softsplat.pwcnet import correlation
 from atdkit.benchmark.methods.softsplat.warp import backwarp_inside
 from atdkit.benchmark.ops import softsplat
+from atdkit.store import write_table
 from helpers import cartoon_triplet, run_cli, write_png
 
 LEVELS = ("One", "Two", "Thr", "Fou", "Fiv", "Six")
@@ -40,7 +41,9 @@ def pwc_layout() -> list[tuple[str, tuple[int, ...]]]:
     layout = []
 
     def conv(name, out_channels, in_channels, kernel=3):
-        layout.extend([(f"{name}.weight", (out_channels, in_channels, kernel, kernel)), (f"{name}.bias", (out_channels,))])
+        layout.extend(
+            [(f"{name}.weight", (out_channels, in_channels, kernel, kernel)), (f"{name}.bias", (out_channels,))]
+        )
 
     for level, (cin, cout) in enumerate(zip((3, 16, 32, 64, 96, 128), (16, 32, 64, 96, 128, 196))):
         for index, inputs in zip((0, 2, 4), (cin, cout, cout)):
@@ -49,13 +52,19 @@ def pwc_layout() -> list[tuple[str, tuple[int, ...]]]:
     for level in range(2, 7):
         name = f"module{LEVELS[level - 1]}"
         if level < 6:
-            layout += [(f"{name}.moduleUpflow.weight", (2, 2, 4, 4)), (f"{name}.moduleUpflow.bias", (2,)),
-                       (f"{name}.moduleUpfeat.weight", (reads[level + 1] + 448, 2, 4, 4)), (f"{name}.moduleUpfeat.bias", (2,))]
+            layout += [
+                (f"{name}.moduleUpflow.weight", (2, 2, 4, 4)),
+                (f"{name}.moduleUpflow.bias", (2,)),
+                (f"{name}.moduleUpfeat.weight", (reads[level + 1] + 448, 2, 4, 4)),
+                (f"{name}.moduleUpfeat.bias", (2,)),
+            ]
         channels = reads[level]
         for dense, out_channels in zip(LEVELS, (128, 128, 96, 64, 32, 2)):
             conv(f"{name}.module{dense}.0", out_channels, channels)
             channels += out_channels
-    for index, (cin, cout) in zip(range(0, 14, 2), ((565, 128), (128, 128), (128, 128), (128, 96), (96, 64), (64, 32), (32, 2))):
+    for index, (cin, cout) in zip(
+        range(0, 14, 2), ((565, 128), (128, 128), (128, 128), (128, 96), (96, 64), (64, 32), (32, 2))
+    ):
         conv(f"moduleRefiner.moduleMain.{index}", cout, cin)
     return layout
 
@@ -82,11 +91,15 @@ def test_pwcnet_weights_load_strictly_with_and_without_prefix(tmp_path, pwc_stat
         assert all(torch.equal(loaded[key], value) for key, value in pwc_state.items())
         assert network.training  # ready to train
     fresh = build_network({})  # no starting weights: random
-    assert not torch.equal(fresh.flownet.state_dict()["moduleRefiner.moduleMain.0.weight"], pwc_state["moduleRefiner.moduleMain.0.weight"])
+    assert not torch.equal(
+        fresh.flownet.state_dict()["moduleRefiner.moduleMain.0.weight"], pwc_state["moduleRefiner.moduleMain.0.weight"]
+    )
 
 
 def test_a_foreign_pwcnet_checkpoint_is_refused_naming_the_keys(tmp_path, pwc_state):
-    state = {key.replace("module", "net"): value for key, value in list(pwc_state.items())[:4]}  # the port's in-memory names
+    state = {
+        key.replace("module", "net"): value for key, value in list(pwc_state.items())[:4]
+    }  # the port's in-memory names
     state["moduleSix.moduleSix.0.weight"] = pwc_state["moduleSix.moduleSix.0.weight"]
     path = tmp_path / "renamed.pytorch"
     torch.save(state, path)
@@ -95,7 +108,10 @@ def test_a_foreign_pwcnet_checkpoint_is_refused_naming_the_keys(tmp_path, pwc_st
     message = str(error.value)
     assert message.startswith(f"{path}: not a PWC-Net checkpoint") and "\n" not in message
     assert f"{len(pwc_state) - 1} missing keys (moduleExtractor.moduleFiv.0.bias, " in message
-    assert "4 unexpected keys (netExtractor.netOne.0.bias, netExtractor.netOne.0.weight, netExtractor.netOne.2.bias" in message
+    assert (
+        "4 unexpected keys (netExtractor.netOne.0.bias, netExtractor.netOne.0.weight, netExtractor.netOne.2.bias"
+        in message
+    )
     with pytest.raises(CheckpointError, match="no such file"):
         PWCNet.from_checkpoint(tmp_path / "absent.pytorch")
 
@@ -145,7 +161,9 @@ def test_splatting_gradcheck_float64_for_the_other_modes(mode):
     generator = torch.Generator().manual_seed(2)
     input = torch.randn(1, 2, 5, 5, generator=generator, dtype=torch.float64, requires_grad=True)
     flow = ((torch.rand(1, 2, 5, 5, generator=generator, dtype=torch.float64) - 0.5) * 3).requires_grad_()
-    metric = (torch.rand(1, 1, 5, 5, generator=generator, dtype=torch.float64) + 0.5).requires_grad_()  # positive weights
+    metric = (
+        torch.rand(1, 1, 5, 5, generator=generator, dtype=torch.float64) + 0.5
+    ).requires_grad_()  # positive weights
     assert torch.autograd.gradcheck(lambda i, f, m: softsplat(i, f, m, mode), (input, flow, metric))
 
 
@@ -179,7 +197,7 @@ def moving_square_batch(size: int = 64, batch: int = 2) -> tuple[torch.Tensor, t
     frames = torch.rand(batch, 3, 1, 1, 1, generator=generator).expand(batch, 3, 3, size, size).clone()
     colour = torch.rand(batch, 3, 1, 1, generator=generator)
     for n in range(3):
-        frames[:, :, n, 20:40, 16 + 4 * n: 36 + 4 * n] = colour
+        frames[:, :, n, 20:40, 16 + 4 * n : 36 + 4 * n] = colour
     return frames[:, :, 0], frames[:, :, 1], frames[:, :, 2]
 
 
@@ -236,11 +254,21 @@ def test_listed_with_where_to_get_its_weights(monkeypatch):
 
 
 def trained_checkpoint(path, weights_key="softsplat", method="softsplat", state=None):
-    torch.save({
-        TRAINING: {"method": method, "weights_key": weights_key, "steps": 3, "epochs": 1, "dataset": "/data/atd",
-                   "dataset_fingerprint": "f" * 32, "best_val_psnr": 21.5},
-        "model_state_dict": state if state is not None else SoftSplat().state_dict(),
-    }, path)
+    torch.save(
+        {
+            TRAINING: {
+                "method": method,
+                "weights_key": weights_key,
+                "steps": 3,
+                "epochs": 1,
+                "dataset": "/data/atd",
+                "dataset_fingerprint": "f" * 32,
+                "best_val_psnr": 21.5,
+            },
+            "model_state_dict": state if state is not None else SoftSplat().state_dict(),
+        },
+        path,
+    )
     return path
 
 
@@ -259,10 +287,28 @@ def test_a_trained_checkpoint_is_scored_by_the_benchmark(tmp_path):
     frames = cartoon_triplet(np.random.default_rng(4))
     for n, image in enumerate(frames, 1):
         write_png(root / "frames" / "clip_000000_i0" / f"frame{n}.png", image)
-    write_table(root / "triplets.parquet", [{
-        "triplet_id": "clip_000000_i0", "source_id": "clip", "series": None, "frames": [0, 1, 2], "interval": 0,
-        "timestamps": [0.0, 0.1, 0.2], "ssim_12": 0.8, "ssim_13": 0.7, "ssim_23": 0.8, "width": 960, "height": 540}], schema.TRIPLETS)
-    report = run_bench(root, ["softsplat"], tmp_path / "r", size=(320, 180), device="cpu", weights={"softsplat": checkpoint})
+    write_table(
+        root / "triplets.parquet",
+        [
+            {
+                "triplet_id": "clip_000000_i0",
+                "source_id": "clip",
+                "series": None,
+                "frames": [0, 1, 2],
+                "interval": 0,
+                "timestamps": [0.0, 0.1, 0.2],
+                "ssim_12": 0.8,
+                "ssim_13": 0.7,
+                "ssim_23": 0.8,
+                "width": 960,
+                "height": 540,
+            }
+        ],
+        schema.TRIPLETS,
+    )
+    report = run_bench(
+        root, ["softsplat"], tmp_path / "r", size=(320, 180), device="cpu", weights={"softsplat": checkpoint}
+    )
     assert report.failed == 0
     rows = pq.read_table(tmp_path / "r" / "per_triplet.parquet").to_pandas()
     assert list(rows["status"]) == ["ok"] and np.isfinite(rows["psnr"]).all()
@@ -273,14 +319,20 @@ def test_a_trained_checkpoint_is_scored_by_the_benchmark(tmp_path):
 
 
 def test_checkpoints_of_other_networks_are_refused_in_one_line(tmp_path, pwc_state):
-    other = trained_checkpoint(tmp_path / "animeinterp.pt", weights_key="animeinterp", method="animeinterp", state={"x": torch.zeros(1)})
+    other = trained_checkpoint(
+        tmp_path / "animeinterp.pt", weights_key="animeinterp", method="animeinterp", state={"x": torch.zeros(1)}
+    )
     with pytest.raises(MethodError) as error:
         methods.resolve_weights(METHOD, {"softsplat": other})
-    assert str(error.value) == (f"{other}: a checkpoint of method 'animeinterp' (animeinterp network) made by atdkit train, "
-                                "not softsplat.pt")
+    assert str(error.value) == (
+        f"{other}: a checkpoint of method 'animeinterp' (animeinterp network) made by atdkit train, not softsplat.pt"
+    )
     public = tmp_path / "network-default.pytorch"  # PWC-Net alone is where training starts, not a SoftSplat network
     torch.save(pwc_state, public)
-    with pytest.raises(MethodError, match=r"network-default.pytorch: not a checkpoint written by atdkit train \(no atdkit_training entry\)$"):
+    with pytest.raises(
+        MethodError,
+        match=r"network-default.pytorch: not a checkpoint written by atdkit train \(no atdkit_training entry\)$",
+    ):
         METHOD.load(methods.resolve_weights(METHOD, {"softsplat": public}), torch.device("cpu"))
     state = SoftSplat().state_dict()
     del state["metric.alpha"]

@@ -1,4 +1,5 @@
 """benchmark.ops.softsplat against a naive per-pixel reference: values, holes and gradients."""
+
 from __future__ import annotations
 
 import math
@@ -13,7 +14,10 @@ from atdkit.benchmark.ops.splatting import MODES
 def naive_softsplat(input, flow, metric, mode):
     """The definition, one source pixel and one corner at a time (autograd follows the Python loops)."""
     batch, channels, height, width = input.shape
-    sums = [[[[input.new_zeros(()) for _ in range(width)] for _ in range(height)] for _ in range(channels + 1)] for _ in range(batch)]
+    sums = [
+        [[[input.new_zeros(()) for _ in range(width)] for _ in range(height)] for _ in range(channels + 1)]
+        for _ in range(batch)
+    ]
     for n in range(batch):
         for y in range(height):
             for x in range(width):
@@ -31,12 +35,16 @@ def naive_softsplat(input, flow, metric, mode):
                         for c in range(channels):
                             sums[n][c][cy][cx] = sums[n][c][cy][cx] + weight * input[n, c, y, x]
                         sums[n][channels][cy][cx] = sums[n][channels][cy][cx] + weight
-    out = torch.stack([torch.stack([torch.stack([torch.stack(row) for row in plane]) for plane in sample]) for sample in sums])
+    out = torch.stack(
+        [torch.stack([torch.stack([torch.stack(row) for row in plane]) for plane in sample]) for sample in sums]
+    )
     if mode == "sum":
         return out[:, :channels]
     total = out[:, channels:]
     landed = total != 0
-    return torch.where(landed, out[:, :channels] / torch.where(landed, total, torch.ones_like(total)), torch.zeros_like(total))
+    return torch.where(
+        landed, out[:, :channels] / torch.where(landed, total, torch.ones_like(total)), torch.zeros_like(total)
+    )
 
 
 def random_case(seed: int, batch=2, channels=3, height=6, width=7, spread=3.0):
@@ -70,7 +78,7 @@ def test_gradcheck_float64():
     input, flow, metric = random_case(seed=2, batch=1, channels=2, height=5, width=5, spread=1.5)
     for mode in ("sum", "soft"):
         args = (input.requires_grad_(), flow.requires_grad_(), metric.requires_grad_())
-        assert torch.autograd.gradcheck(lambda i, f, m: softsplat(i, f, m, mode), args)
+        assert torch.autograd.gradcheck(lambda i, f, m: softsplat(i, f, m, mode), args)  # noqa: B023
 
 
 def test_integer_shift_moves_the_image_and_leaves_zero_holes():
@@ -110,7 +118,12 @@ def test_half_precision_inputs_are_splatted_in_fp32(mode):
     metric = metric.abs() + 0.5  # positive weights: 'linear' is ill-conditioned where signed weights cancel
     expected = softsplat(input.float(), flow.float(), metric.float(), mode)
     for half_input, half_flow in ((True, False), (False, True)):
-        out = softsplat(input.half() if half_input else input.float(), flow.half() if half_flow else flow.float(), metric.float(), mode)
+        out = softsplat(
+            input.half() if half_input else input.float(),
+            flow.half() if half_flow else flow.float(),
+            metric.float(),
+            mode,
+        )
         assert out.dtype == torch.float32
         torch.testing.assert_close(out, expected, atol=0.02 * float(expected.abs().max()), rtol=0)
 

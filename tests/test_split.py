@@ -1,4 +1,5 @@
 """``atdkit split``: source- or series-exclusive, deterministic, stratified by human difficulty."""
+
 from __future__ import annotations
 
 import shutil
@@ -12,8 +13,8 @@ import pytest
 
 from atdkit import schema
 from atdkit.cli import main
-from atdkit.store import write_table
 from atdkit.pipelines.statistics.split import check_exclusive, choose_split, summarise
+from atdkit.store import write_table
 from helpers import write_labels
 
 
@@ -30,8 +31,10 @@ def copy_dataset(dataset: Path, to: Path) -> Path:
 
 
 def tables(dataset: Path) -> tuple[pa.Table, pa.Table]:
-    return (pq.read_table(dataset / "triplets.parquet", schema=schema.TRIPLETS),
-            pq.read_table(dataset / "splits.parquet", schema=schema.SPLITS))
+    return (
+        pq.read_table(dataset / "triplets.parquet", schema=schema.TRIPLETS),
+        pq.read_table(dataset / "splits.parquet", schema=schema.SPLITS),
+    )
 
 
 def test_source_split_is_exclusive_and_deterministic(cartoon_dataset, tmp_path, capsys):
@@ -64,14 +67,20 @@ def test_series_split_keeps_every_series_on_one_side(cartoon_dataset, tmp_path, 
         triplets, splits = tables(dataset)
         assert check_exclusive(triplets, splits, "series") == []
         side_of = dict(zip(splits["triplet_id"].to_pylist(), splits["split"].to_pylist()))
-        alpha = {side_of[t] for t, s in zip(triplets["triplet_id"].to_pylist(), triplets["series"].to_pylist()) if s == "alpha"}
+        alpha = {
+            side_of[t]
+            for t, s in zip(triplets["triplet_id"].to_pylist(), triplets["series"].to_pylist())
+            if s == "alpha"
+        }
         assert len(alpha) == 1, "film_0 and film_1 (series alpha) stay together"
 
 
 def test_a_split_that_cannot_be_exclusive_is_refused(cartoon_dataset, tmp_path, capsys):
     dataset = copy_dataset(cartoon_dataset, tmp_path / "dataset")
     triplets = pq.read_table(dataset / "triplets.parquet", schema=schema.TRIPLETS)
-    one_series = triplets.set_column(triplets.schema.get_field_index("series"), "series", pa.array(["alpha"] * triplets.num_rows))
+    one_series = triplets.set_column(
+        triplets.schema.get_field_index("series"), "series", pa.array(["alpha"] * triplets.num_rows)
+    )
     write_table(dataset / "triplets.parquet", one_series, schema.TRIPLETS)
     status, err = split(capsys, dataset, "--by", "series")
     assert status == 2
@@ -81,8 +90,10 @@ def test_a_split_that_cannot_be_exclusive_is_refused(cartoon_dataset, tmp_path, 
     write_table(dataset / "triplets.parquet", film_0, schema.TRIPLETS)
     status, err = split(capsys, dataset)
     assert status == 2
-    assert (f"{dataset}: all {film_0.num_rows} triplets come from one source (film_0): "
-            "a split with no source on both sides needs at least two") in err
+    assert (
+        f"{dataset}: all {film_0.num_rows} triplets come from one source (film_0): "
+        "a split with no source on both sides needs at least two"
+    ) in err
     status, err = split(capsys, cartoon_dataset, "--test-fraction", "1.5")
     assert status == 2 and err.endswith("--test-fraction must be between 0 and 1 (exclusive), got 1.5")
     assert "no such file (run atdkit extract first)" in split(capsys, tmp_path)[1]
@@ -122,12 +133,18 @@ def test_printed_summary_has_each_sides_difficulties_and_tags(cartoon_dataset, t
     triplets = pq.read_table(dataset / "triplets.parquet", schema=schema.TRIPLETS)
     ids = triplets["triplet_id"].to_pylist()
     difficulty = {t: schema.DIFFICULTIES[i % 3] for i, t in enumerate(ids[::2])}
-    write_labels(dataset, difficulty, {t: ["translation"] if i % 2 else ["rotation", "scaling"] for i, t in enumerate(ids[::2])})
+    write_labels(
+        dataset, difficulty, {t: ["translation"] if i % 2 else ["rotation", "scaling"] for i, t in enumerate(ids[::2])}
+    )
     status, err = split(capsys, dataset, "--test-fraction", "0.5")
     assert status == 0, err
     assert "easy medium hard unlabelled" in err and "motion tags per side (human labels)" in err
-    sides = summarise(triplets, pq.read_table(dataset / "splits.parquet", schema=schema.SPLITS),
-                      pq.read_table(dataset / "labels.parquet", schema=schema.LABELS), "source")
+    sides = summarise(
+        triplets,
+        pq.read_table(dataset / "splits.parquet", schema=schema.SPLITS),
+        pq.read_table(dataset / "labels.parquet", schema=schema.LABELS),
+        "source",
+    )
     assert sum(s.triplets for s in sides) == len(ids)
     assert sum(s.difficulties["unlabelled"] for s in sides) == len(ids) - len(difficulty)
     for level in schema.DIFFICULTIES:

@@ -1,4 +1,5 @@
 """``atdkit stats``: flow statistics against known motion, resuming, difficulty calibration, bad input."""
+
 from __future__ import annotations
 
 import json
@@ -17,11 +18,11 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from atdkit import schema
-from atdkit.video import ffmpeg_executable
 from atdkit.cli import main
 from atdkit.pipelines.statistics.difficulty import Thresholds, _kappas, calibrate
 from atdkit.pipelines.statistics.flow import make_estimator
 from atdkit.pipelines.statistics.motion import occluded
+from atdkit.video import ffmpeg_executable
 from helpers import REPO, run_cli, write_labels
 
 PAN_SIZE, PAN_STEP = (1280, 720), 5  # larger than the 960x540 flow box: vectors must be scaled back
@@ -44,19 +45,57 @@ def pan_clip(out: Path, size: tuple[int, int], step: int, frames: int, seed: int
     """A clip panning over a wide scene by ``step`` pixels per frame (content moves left), H.264."""
     width, height = size
     scene = textured_scene(np.random.default_rng(seed), width + step * frames, height)
-    raw = b"".join(scene[:, i * step: i * step + width].tobytes() for i in range(frames))
+    raw = b"".join(scene[:, i * step : i * step + width].tobytes() for i in range(frames))
     subprocess.run(
-        [ffmpeg_executable(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", "24",
-         "-i", "-", "-c:v", "libx264", "-crf", "12", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out)],
-        input=raw, check=True,
+        [
+            ffmpeg_executable(),
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            "24",
+            "-i",
+            "-",
+            "-c:v",
+            "libx264",
+            "-crf",
+            "12",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            str(out),
+        ],
+        input=raw,
+        check=True,
     )
     return out
 
 
 def extract_everything(clip: Path, out: Path, *options: str) -> Path:
     """Every candidate triplet of ``clip`` kept (no SSIM band, no redundancy filter)."""
-    result = run_cli("extract", "--videos", clip, "--out", out, "--ssim-low", "0", "--ssim-high", "1",
-                        "--min-gap", "0", "--min-change", "0", *options)
+    result = run_cli(
+        "extract",
+        "--videos",
+        clip,
+        "--out",
+        out,
+        "--ssim-low",
+        "0",
+        "--ssim-high",
+        "1",
+        "--min-gap",
+        "0",
+        "--min-change",
+        "0",
+        *options,
+    )
     assert result.returncode == 0, result.stderr
     return out
 
@@ -67,7 +106,10 @@ def motion_rows(dataset: Path) -> dict[str, dict]:
 
 
 def triplet_rows(dataset: Path) -> dict[str, dict]:
-    return {row["triplet_id"]: row for row in pq.read_table(dataset / "triplets.parquet", schema=schema.TRIPLETS).to_pylist()}
+    return {
+        row["triplet_id"]: row
+        for row in pq.read_table(dataset / "triplets.parquet", schema=schema.TRIPLETS).to_pylist()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +127,9 @@ def pan_dataset(tmp_path_factory) -> Path:
 def small_pan(tmp_path_factory) -> Path:
     """6 triplets of a 640x360 pan (3 px per frame, interval 0), inside the flow box; not measured."""
     folder = tmp_path_factory.mktemp("small_pan")
-    return extract_everything(pan_clip(folder / "small.mp4", (640, 360), 3, 8, seed=1), folder / "dataset", "--intervals", "0")
+    return extract_everything(
+        pan_clip(folder / "small.mp4", (640, 360), 3, 8, seed=1), folder / "dataset", "--intervals", "0"
+    )
 
 
 def stats(capsys, *args) -> tuple[int, str]:
@@ -126,15 +170,21 @@ def test_frames_inside_the_flow_box_and_a_compared_dataset(pan_dataset, small_pa
     overlaid = cv2.imread(str(small / "stats" / "motion_histograms.png"))
     status, err = stats(capsys, small)
     assert status == 0 and "nothing new to measure, 6 reused" in err
-    assert not np.array_equal(overlaid, cv2.imread(str(small / "stats" / "motion_histograms.png"))), "the comparison is drawn"
+    assert not np.array_equal(overlaid, cv2.imread(str(small / "stats" / "motion_histograms.png"))), (
+        "the comparison is drawn"
+    )
 
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_from_its_saved_parts(pan_dataset, tmp_path):
     dataset = copy_dataset(pan_dataset, tmp_path / "dataset")
     (dataset / "motion.parquet").unlink()
-    child = subprocess.Popen([sys.executable, "-m", "atdkit", "stats", str(dataset), "--workers", "1"], cwd=REPO,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "atdkit", "stats", str(dataset), "--workers", "1"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     parts = dataset / "stats" / "motion-parts"
     deadline = time.monotonic() + 120
     while not any(parts.glob("part-*.parquet")) and child.poll() is None and time.monotonic() < deadline:
@@ -187,8 +237,10 @@ def test_occlusion_is_what_a_moving_object_covers():
         cv2.rectangle(outlines, (left, 72), (left + 95, 167), 1, thickness=1)
     near_edges = cv2.distanceTransform(1 - outlines, cv2.DIST_L2, 3) <= 12  # the flow blurs across the square's edges
     estimate = make_estimator("dis")
-    for image, other, flow, back, hidden_columns in ((first, second, estimate(first, second), estimate(second, first), slice(196, 212)),
-                                                     (second, first, estimate(second, first), estimate(first, second), slice(100, 116))):
+    for image, other, flow, back, hidden_columns in (
+        (first, second, estimate(first, second), estimate(second, first), slice(196, 212)),
+        (second, first, estimate(second, first), estimate(first, second), slice(100, 116)),
+    ):
         truth = np.zeros((240, 320), bool)
         truth[72:168, hidden_columns] = True
         mask = occluded(image, other, flow, back)
@@ -226,7 +278,9 @@ def test_calibration_recovers_continuous_thresholds():
     fitted = calibrate(motion, occlusion, truth.levels(motion, occlusion))
     assert np.array_equal(fitted.levels(motion, occlusion), truth.levels(motion, occlusion))
     assert fitted.motion_medium == pytest.approx(1.3, abs=0.1) and fitted.motion_hard == pytest.approx(3.1, abs=0.1)
-    assert fitted.occlusion_medium == pytest.approx(0.08, abs=0.01) and fitted.occlusion_hard == pytest.approx(0.25, abs=0.01)
+    assert fitted.occlusion_medium == pytest.approx(0.08, abs=0.01) and fitted.occlusion_hard == pytest.approx(
+        0.25, abs=0.01
+    )
 
 
 def test_batch_kappa_is_scikit_learns_quadratic_kappa():
@@ -245,7 +299,9 @@ def test_bad_input_gets_one_line_naming_the_file(pan_dataset, small_pan, tmp_pat
 
     assert "no such dataset folder" in fails(tmp_path / "absent")
     (tmp_path / "empty").mkdir()
-    assert f"{tmp_path / 'empty' / 'triplets.parquet'}: no such file (run atdkit extract first)" in fails(tmp_path / "empty")
+    assert f"{tmp_path / 'empty' / 'triplets.parquet'}: no such file (run atdkit extract first)" in fails(
+        tmp_path / "empty"
+    )
     assert "unknown flow method 'raft'; available: dis" in fails(pan_dataset, "--flow", "raft")
     no_motion = fails(pan_dataset, "--compare", tmp_path / "empty")
     assert f"{tmp_path / 'empty' / 'motion.parquet'}: no such file (run atdkit stats first)" in no_motion
@@ -253,7 +309,9 @@ def test_bad_input_gets_one_line_naming_the_file(pan_dataset, small_pan, tmp_pat
 
     dataset = copy_dataset(pan_dataset, tmp_path / "dataset")
     write_labels(dataset, dict.fromkeys(list(triplet_rows(dataset))[:3], "hard"))
-    assert "calibration needs at least 10 human difficulties covering two levels, got 3 covering 1" in fails(dataset, "--calibrate")
+    assert "calibration needs at least 10 human difficulties covering two levels, got 3 covering 1" in fails(
+        dataset, "--calibrate"
+    )
 
     dataset = copy_dataset(small_pan, tmp_path / "small")
     first, second = sorted(triplet_rows(dataset))[:2]

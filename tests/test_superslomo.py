@@ -6,6 +6,7 @@ model.py, written out below) with random values, and saved the way its train.py 
 both state dicts beside training records, a ``datetime`` among them, in the legacy
 serialisation of the PyTorch 0.4.1 it was released with.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -26,13 +27,29 @@ from atdkit.benchmark.methods.superslomo.model import MEAN, backward_warp
 from helpers import check_odd_sizes_through_padding, moving_square, tiny_atd_layout
 
 CONVS = [  # the port's UNet(in, out): (name, out channels, in channels, kernel), in registration order
-    ("conv1", 32, "in", 7), ("conv2", 32, 32, 7),
-    ("down1.conv1", 64, 32, 5), ("down1.conv2", 64, 64, 5), ("down2.conv1", 128, 64, 3), ("down2.conv2", 128, 128, 3),
-    ("down3.conv1", 256, 128, 3), ("down3.conv2", 256, 256, 3), ("down4.conv1", 512, 256, 3), ("down4.conv2", 512, 512, 3),
-    ("down5.conv1", 512, 512, 3), ("down5.conv2", 512, 512, 3),
-    ("up1.conv1", 512, 512, 3), ("up1.conv2", 512, 1024, 3), ("up2.conv1", 256, 512, 3), ("up2.conv2", 256, 512, 3),
-    ("up3.conv1", 128, 256, 3), ("up3.conv2", 128, 256, 3), ("up4.conv1", 64, 128, 3), ("up4.conv2", 64, 128, 3),
-    ("up5.conv1", 32, 64, 3), ("up5.conv2", 32, 64, 3), ("conv3", "out", 32, 3),
+    ("conv1", 32, "in", 7),
+    ("conv2", 32, 32, 7),
+    ("down1.conv1", 64, 32, 5),
+    ("down1.conv2", 64, 64, 5),
+    ("down2.conv1", 128, 64, 3),
+    ("down2.conv2", 128, 128, 3),
+    ("down3.conv1", 256, 128, 3),
+    ("down3.conv2", 256, 256, 3),
+    ("down4.conv1", 512, 256, 3),
+    ("down4.conv2", 512, 512, 3),
+    ("down5.conv1", 512, 512, 3),
+    ("down5.conv2", 512, 512, 3),
+    ("up1.conv1", 512, 512, 3),
+    ("up1.conv2", 512, 1024, 3),
+    ("up2.conv1", 256, 512, 3),
+    ("up2.conv2", 256, 512, 3),
+    ("up3.conv1", 128, 256, 3),
+    ("up3.conv2", 128, 256, 3),
+    ("up4.conv1", 64, 128, 3),
+    ("up4.conv2", 64, 128, 3),
+    ("up5.conv1", 32, 64, 3),
+    ("up5.conv2", 32, 64, 3),
+    ("conv3", "out", 32, 3),
 ]
 
 
@@ -47,9 +64,19 @@ def unet_layout(in_channels: int, out_channels: int) -> list[tuple[str, tuple[in
 
 def released(flow_state: dict, interp_state: dict) -> dict:
     """What the port's train.py writes."""
-    return {"Detail": "End to end Super SloMo.", "epoch": 199, "timestamp": datetime.datetime(2018, 11, 20, 3, 14, 15),
-            "trainBatchSz": 6, "validationBatchSz": 10, "learningRate": 1e-5, "loss": [[0.61, 0.58]], "valLoss": [0.6],
-            "valPSNR": [29.7], "state_dictFC": flow_state, "state_dictAT": interp_state}
+    return {
+        "Detail": "End to end Super SloMo.",
+        "epoch": 199,
+        "timestamp": datetime.datetime(2018, 11, 20, 3, 14, 15),
+        "trainBatchSz": 6,
+        "validationBatchSz": 10,
+        "learningRate": 1e-5,
+        "loss": [[0.61, 0.58]],
+        "valLoss": [0.6],
+        "valPSNR": [29.7],
+        "state_dictFC": flow_state,
+        "state_dictAT": interp_state,
+    }
 
 
 def save_legacy(checkpoint, path) -> None:
@@ -59,8 +86,10 @@ def save_legacy(checkpoint, path) -> None:
 @pytest.fixture(scope="module")
 def official_states() -> tuple[dict, dict]:
     generator = torch.Generator().manual_seed(0)
-    return tuple({name: 0.02 * torch.randn(shape, generator=generator) for name, shape in unet_layout(*channels)}
-                 for channels in ((6, 4), (20, 5)))
+    return tuple(
+        {name: 0.02 * torch.randn(shape, generator=generator) for name, shape in unet_layout(*channels)}
+        for channels in ((6, 4), (20, 5))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -105,21 +134,31 @@ def test_a_mismatching_checkpoint_is_refused_naming_the_keys(tmp_path, official_
         SuperSloMo.from_checkpoint(path)
     message = str(error.value)
     assert message.startswith(str(path)) and "\n" not in message
-    assert ("not a Super SloMo checkpoint (state_dictAT, the arbitrary-time flow interpolation U-Net): "
-            "1 missing keys (up5.conv2.bias); 1 unexpected keys (up6.conv1.weight)") in message
+    assert (
+        "not a Super SloMo checkpoint (state_dictAT, the arbitrary-time flow interpolation U-Net): "
+        "1 missing keys (up5.conv2.bias); 1 unexpected keys (up6.conv1.weight)"
+    ) in message
     swapped = tmp_path / "swapped.ckpt"
     torch.save(released(*reversed(official_states)), swapped)
-    with pytest.raises(CheckpointError, match=r"state_dictFC, the flow computation U-Net\): 3 tensors of the wrong shape "
-                                              r"\(conv1.weight \(32, 20, 7, 7\) instead of \(32, 6, 7, 7\), conv3.bias \(5,\) instead"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"state_dictFC, the flow computation U-Net\): 3 tensors of the wrong shape "
+        r"\(conv1.weight \(32, 20, 7, 7\) instead of \(32, 6, 7, 7\), conv3.bias \(5,\) instead",
+    ):
         SuperSloMo.from_checkpoint(swapped)
 
 
 def test_foreign_and_damaged_files_are_refused(tmp_path, checkpoint):
     foreign = tmp_path / "anime_interp_full.ckpt"
     torch.save({"model_state_dict": {"module.feat_ext.conv1.weight": torch.zeros(32, 3, 3, 3)}}, foreign)
-    with pytest.raises(CheckpointError, match="anime_interp_full.ckpt: not a Super SloMo checkpoint: it lacks state_dictFC and state_dictAT"):
+    with pytest.raises(
+        CheckpointError,
+        match="anime_interp_full.ckpt: not a Super SloMo checkpoint: it lacks state_dictFC and state_dictAT",
+    ):
         SuperSloMo.from_checkpoint(foreign)
-    with pytest.raises(MethodError, match="anime_interp_full.ckpt: checkpoint lacks state_dictFC, state_dictAT: not SuperSloMo.ckpt"):
+    with pytest.raises(
+        MethodError, match="anime_interp_full.ckpt: checkpoint lacks state_dictFC, state_dictAT: not SuperSloMo.ckpt"
+    ):
         methods.resolve_weights(METHOD, {"superslomo": foreign})
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(checkpoint.read_bytes()[:100_000])
@@ -170,7 +209,9 @@ def test_the_frame_is_the_visibility_weighted_mean_of_the_warped_frames(constant
         # no flows, equal visibility (sigmoid(0)): the mean of both frames as the warp samples them
         torch.testing.assert_close(set_outputs(constant_network)(frame0, frame1), (warped0 + warped1) / 2 + mean)
         # frame 0 fully visible: frame 0 alone
-        torch.testing.assert_close(set_outputs(constant_network, interpolation=(0, 0, 0, 0, 40.0))(frame0, frame1), warped0 + mean)
+        torch.testing.assert_close(
+            set_outputs(constant_network, interpolation=(0, 0, 0, 0, 40.0))(frame0, frame1), warped0 + mean
+        )
         # flow residuals of 100 px: both warps leave the image; the zeros are the mean colour once it is added back
         gone = set_outputs(constant_network, interpolation=(100.0, 0, 100.0, 0, 0))(frame0, frame1)
         torch.testing.assert_close(gone, mean.expand_as(gone))
@@ -178,7 +219,9 @@ def test_the_frame_is_the_visibility_weighted_mean_of_the_warped_frames(constant
         # eq. 4 at t = 0.5: Ft->0 = -F0->1 / 4 + F1->0 / 4 = (-2.2, 0), Ft->1 = F0->1 / 4 - F1->0 / 4 = (2.2, 0)
         moved = set_outputs(constant_network, flow=(8.0, 0, -8.0, 0))(frame0, frame1)
     step = torch.tensor([2.2, 0.0]).view(1, 2, 1, 1).expand(1, 2, 32, 64)
-    torch.testing.assert_close(moved, (backward_warp(frame0 - mean, -step) + backward_warp(frame1 - mean, step)) / 2 + mean)
+    torch.testing.assert_close(
+        moved, (backward_warp(frame0 - mean, -step) + backward_warp(frame1 - mean, step)) / 2 + mean
+    )
 
 
 def test_forward_on_odd_sizes_through_the_harness_padding(model):
@@ -193,7 +236,10 @@ def test_a_training_step_lowers_the_l1_loss(checkpoint, official_states):
     optimiser = torch.optim.Adam(network.parameters(), lr=1e-4)
     loss = F.l1_loss(network(frame0, frame1), truth)
     loss.backward()
-    for unet in (network.flow_computation, network.flow_interpolation):  # the loss reaches both U-Nets through the warps
+    for unet in (
+        network.flow_computation,
+        network.flow_interpolation,
+    ):  # the loss reaches both U-Nets through the warps
         assert unet.conv1.weight.grad.abs().sum() > 0
     optimiser.step()
     with torch.no_grad():
@@ -204,8 +250,15 @@ def test_a_training_step_lowers_the_l1_loss(checkpoint, official_states):
 
 
 def train_checkpoint(path, network: SuperSloMo, method="superslomo", weights_key="superslomo") -> None:
-    info = {"method": method, "weights_key": weights_key, "steps": 3, "epochs": 1, "dataset": "/data/cartoon",
-            "dataset_fingerprint": "0" * 32, "best_val_psnr": 21.5}
+    info = {
+        "method": method,
+        "weights_key": weights_key,
+        "steps": 3,
+        "epochs": 1,
+        "dataset": "/data/cartoon",
+        "dataset_fingerprint": "0" * 32,
+        "best_val_psnr": 21.5,
+    }
     torch.save({TRAINING: info, "model_state_dict": network.state_dict()}, path)
 
 
@@ -220,7 +273,9 @@ def test_an_atdkit_train_checkpoint_loads_back(tmp_path):
         assert all(torch.equal(loaded.state_dict()[name], tensor) for name, tensor in network.state_dict().items())
     other = tmp_path / "animeinterp.pt"
     train_checkpoint(other, network, method="animeinterp", weights_key="animeinterp")
-    with pytest.raises(CheckpointError, match=r"animeinterp.pt: a checkpoint of method 'animeinterp' .* not a Super SloMo network"):
+    with pytest.raises(
+        CheckpointError, match=r"animeinterp.pt: a checkpoint of method 'animeinterp' .* not a Super SloMo network"
+    ):
         SuperSloMo.from_checkpoint(other)
     with pytest.raises(MethodError, match="a checkpoint of method 'animeinterp'"):
         methods.resolve_weights(METHOD, {"superslomo": other})
@@ -245,7 +300,9 @@ def test_bench_scores_it_with_a_trained_checkpoint(tmp_path):
     torch.manual_seed(2)
     weights = tmp_path / "best.pt"
     train_checkpoint(weights, SuperSloMo())
-    run_bench(tmp_path / "atd", ["superslomo"], tmp_path / "r", size=(320, 180), device="cpu", weights={"superslomo": weights})
+    run_bench(
+        tmp_path / "atd", ["superslomo"], tmp_path / "r", size=(320, 180), device="cpu", weights={"superslomo": weights}
+    )
     rows = pq.read_table(tmp_path / "r" / "per_triplet.parquet").to_pandas()
     assert list(rows["status"]) == ["ok"] and math.isfinite(rows["psnr"][0]) and rows["seconds"][0] > 0
     run = json.loads((tmp_path / "r" / "run.json").read_text())

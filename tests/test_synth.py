@@ -1,4 +1,5 @@
 """The synthetic clip: real FFmpeg encoding, decoded with PyAV, SSIM truth checked with skimage."""
+
 from __future__ import annotations
 
 from itertools import groupby
@@ -70,7 +71,9 @@ def test_holds_cuts_and_motion(clip):
         same_drawing = timeline.drawing[i] == timeline.drawing[i - 1]
         assert moved and (max(moved) == 0 if same_drawing or i in timeline.cuts else min(moved) > 0)
     frames = decode_luma(path)
-    held = [ssim(frames[i], frames[i - 1]) for i in range(1, len(frames)) if timeline.drawing[i] == timeline.drawing[i - 1]]
+    held = [
+        ssim(frames[i], frames[i - 1]) for i in range(1, len(frames)) if timeline.drawing[i] == timeline.drawing[i - 1]
+    ]
     assert min(held) > 0.97
 
 

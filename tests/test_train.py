@@ -1,5 +1,6 @@
 """atdkit train: the training step, exact resumption, SGM flows cropped with the frames, schedules,
 the command line end to end (kill -9, --resume, the checkpoint scored by atdkit bench), bad input."""
+
 from __future__ import annotations
 
 import io
@@ -21,20 +22,41 @@ import torch.nn.functional as F
 from rich.console import Console
 
 from atdkit import schema
-from atdkit.store import Dataset, write_table
 from atdkit.benchmark import methods as registry
 from atdkit.benchmark.checkpoint import read_tensors
 from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm
 from atdkit.benchmark.methods.animeinterp.sgm.cache import DIGEST
-from atdkit.benchmark.training import TrainError, Trainer, train
-from atdkit.benchmark.training.data import TrainingCrops, TrainingOrder, TrainingTriplet, load_frames, open_training_data
+from atdkit.benchmark.training import Trainer, TrainError, train
+from atdkit.benchmark.training.data import (
+    TrainingCrops,
+    TrainingOrder,
+    TrainingTriplet,
+    load_frames,
+    open_training_data,
+)
 from atdkit.benchmark.training.schedule import Schedule, parse_schedule
 from atdkit.images import read_rgb, resize_lanczos
 from atdkit.pipelines.formats.atd12k import read_flows, write_flows
+from atdkit.store import Dataset, write_table
 from helpers import (
-    REPO, SHAPES, STORED_FLOWS, TRAIN_SIZE as SIZE, TinyNet, cartoon, one_error, quiet, run_cli, subprocess_env, tiny_method,
-    tiny_settings, triplet_ids, write_png,
+    REPO,
+    SHAPES,
+    STORED_FLOWS,
+    TinyNet,
+    cartoon,
+    one_error,
+    quiet,
+    run_cli,
+    subprocess_env,
+    tiny_method,
+    tiny_settings,
+    triplet_ids,
+    write_png,
 )
+from helpers import (
+    TRAIN_SIZE as SIZE,
+)
+
 
 @pytest.fixture(scope="module")
 def tiny_data(cartoon_dataset, tmp_path_factory):
@@ -82,8 +104,10 @@ def test_one_step_lowers_the_loss():
 
 def test_micro_batches_make_the_same_step():
     torch.manual_seed(0)
-    batch = {"frames": torch.randint(0, 256, (4, 3, 3, 24, 24), dtype=torch.uint8),
-             "flows": torch.randn(4, 2, 2, 24, 24)}
+    batch = {
+        "frames": torch.randint(0, 256, (4, 3, 3, 24, 24), dtype=torch.uint8),
+        "flows": torch.randn(4, 2, 2, 24, 24),
+    }
     weights = TinyNet(dropout=0).state_dict()
     stepped = []
     for micro_batches in (1, 3):  # 3 parts of 2, 1 and 1 triplets: shares unequal
@@ -107,21 +131,34 @@ def test_a_run_writes_checkpoints_history_and_plot(tiny_run, tiny_data):
     assert info["val_psnr"] == info["best_val_psnr"] == report.best_val_psnr
     data = open_training_data(tiny_data, 0.25, 0)
     assert info["dataset_fingerprint"] == data.fingerprint()
-    assert {t.source_id for t in data.val}.isdisjoint(t.source_id for t in data.train)  # validation holds out whole films
+    assert {t.source_id for t in data.val}.isdisjoint(
+        t.source_id for t in data.train
+    )  # validation holds out whole films
     network = registry.load_trained(tiny_method(), out / "best.pt", torch.device("cpu"))
     assert isinstance(network, TinyNet) and not network.training
     psnrs = []  # the validation PSNR recomputed here: whole frames at SIZE, padded to 104x64 and cropped back
     for triplet in data.val:
-        frames = torch.from_numpy(np.stack([resize_lanczos(read_rgb(p), SIZE) for p in triplet.frames])).permute(0, 3, 1, 2) / 255
+        frames = (
+            torch.from_numpy(np.stack([resize_lanczos(read_rgb(p), SIZE) for p in triplet.frames])).permute(0, 3, 1, 2)
+            / 255
+        )
         flows = [torch.from_numpy(f)[None] for f in read_flows(tiny_data / STORED_FLOWS / triplet.triplet_id)]
         padded = [F.pad(t, (0, 4, 0, 4), mode="replicate") for t in (frames[0:1], frames[2:3], *flows)]
         with torch.no_grad():
             middle = network(padded[0], padded[1], padded[2:])[0, :, :60, :100].clamp(0, 1)
         psnrs.append(-10 * math.log10(float((middle - frames[1]).square().mean())))
     assert info["val_psnr"] == pytest.approx(np.mean(psnrs), abs=1e-4)
-    assert info["settings"] == {"size": [100, 60], "crop": 32, "batch_size": 4, "lr": 1e-4, "schedule": "constant",
-                                "val_fraction": 0.25, "seed": 0, "flows": f"flows stored in DATASET_DIR/{STORED_FLOWS}",
-                                "mixed_precision": False}
+    assert info["settings"] == {
+        "size": [100, 60],
+        "crop": 32,
+        "batch_size": 4,
+        "lr": 1e-4,
+        "schedule": "constant",
+        "val_fraction": 0.25,
+        "seed": 0,
+        "flows": f"flows stored in DATASET_DIR/{STORED_FLOWS}",
+        "mixed_precision": False,
+    }
     assert set(best) == {"atdkit_training", "model_state_dict"}  # best.pt: weights only, small
     last = torch.load(out / "last.pt", weights_only=True)
     assert {"optimizer_state_dict", "scheduler_state_dict", "scaler_state_dict", "rng_state", "history"} <= set(last)
@@ -155,7 +192,7 @@ def test_data_order_depends_on_the_step_only():
     order = TrainingOrder(10, 4, seed=1, start=0, stop=9)
     items = list(order)
     assert order.steps_per_epoch == 3 and len(items) == 36 == len(order)
-    epochs = [items[12 * e:12 * (e + 1)] for e in range(3)]
+    epochs = [items[12 * e : 12 * (e + 1)] for e in range(3)]
     for epoch in epochs:
         indices = [index for index, _ in epoch]
         assert sorted(indices[:10]) == list(range(10)) and indices[10:] == indices[:2]  # the last batch wrapped around
@@ -173,7 +210,9 @@ def test_crops_flip_and_reverse_the_flows_with_the_frames(tmp_path):
     import cv2
 
     for n in (1, 2, 3):  # each pixel tells where it is (red: x, green: y) and which frame (blue)
-        cv2.imwrite(str(folder / f"frame{n}.png"), np.dstack([np.full_like(xs, 80 * n), ys * 10, xs * 6]).astype(np.uint8))
+        cv2.imwrite(
+            str(folder / f"frame{n}.png"), np.dstack([np.full_like(xs, 80 * n), ys * 10, xs * 6]).astype(np.uint8)
+        )
     flow13 = np.stack([xs + 0.25, ys + 0.5]).astype(np.float64)  # the flows tell where they are too
     write_flows(tmp_path / "flows" / "t", flow13, flow13 + 1000)
     triplet = TrainingTriplet("t", "film", tuple(folder / f"frame{n}.png" for n in (1, 2, 3)))
@@ -187,7 +226,10 @@ def test_crops_flip_and_reverse_the_flows_with_the_frames(tmp_path):
         reversed_ = frames[0, 2, 0, 0] == 240  # frame3 first
         left, top = frames[0, 0, 0, -1 if flipped else 0] / 6, frames[0, 1, 0, 0] / 10
         x = np.arange(crop)[::-1] + left if flipped else np.arange(crop) + left
-        for flow, offset in ((flows[0], 1000 if reversed_ else 0), (flows[1], 0 if reversed_ else 1000)):  # reversed: swapped
+        for flow, offset in (
+            (flows[0], 1000 if reversed_ else 0),
+            (flows[1], 0 if reversed_ else 1000),
+        ):  # reversed: swapped
             assert np.allclose(flow[0], (-1 if flipped else 1) * (x[None, :] + 0.25 + offset))  # flipped: x negated
             assert np.allclose(flow[1], np.arange(crop)[:, None] + top + 0.5 + offset)
         assert [frames[n, 2, 0, 0] for n in range(3)] == ([240, 160, 80] if reversed_ else [80, 160, 240])
@@ -196,10 +238,13 @@ def test_crops_flip_and_reverse_the_flows_with_the_frames(tmp_path):
 
 
 def shapes_dataset(root: Path) -> list[str]:
-    """Three triplets of three films, each of SHAPES moving at another speed (frames 256x192, where SGM finds the shapes)."""
+    """Three triplets of three films, each of SHAPES moving at another speed (frames 256x192, where
+    SGM finds the shapes)."""
     rows = []
     for n, scale in enumerate((1.0, -0.8, 0.6)):
-        shapes = [(kind, centre, half, colour, (dx * scale, dy * scale)) for kind, centre, half, colour, (dx, dy) in SHAPES]
+        shapes = [
+            (kind, centre, half, colour, (dx * scale, dy * scale)) for kind, centre, half, colour, (dx, dy) in SHAPES
+        ]
         triplet_id = f"shapes{n}_000000_i0"
         for i, t in enumerate((0, 0.5, 1), 1):
             write_png(root / "frames" / triplet_id / f"frame{i}.png", cartoon(shapes, t))
@@ -219,7 +264,8 @@ def vgg_files(folder: Path) -> tuple[Path, Path]:
 
 
 def sgm_training_flows(**options):
-    """AnimeInterp's training flows (SGM, kept in a cache keyed by frames, VGG-19 file and line style) under ``options``."""
+    """AnimeInterp's training flows (SGM, kept in a cache keyed by frames, VGG-19 file and line
+    style) under ``options``."""
     return registry.get("animeinterp").with_options(options).trainable.flows
 
 
@@ -233,7 +279,9 @@ def test_kept_sgm_flows_serve_only_the_same_frames_vgg_file_and_line_style(tmp_p
     root = tmp_path / "dataset"
     ids = shapes_dataset(root)
     random_vgg, zero_vgg = vgg_files(tmp_path)
-    frames = {t.triplet_id: load_frames(t, (256, 192)) for t in (lambda d: d.train + d.val)(open_training_data(root, 0.25, 0))}
+    frames = {
+        t.triplet_id: load_frames(t, (256, 192)) for t in (lambda d: d.train + d.val)(open_training_data(root, 0.25, 0))
+    }
 
     def expected(vgg: Path, style: str) -> dict[str, np.ndarray]:
         return {i: compute_sgm(f[0], f[2], VGGFeatures.from_file(vgg), style=style)[0] for i, f in frames.items()}
@@ -260,20 +308,33 @@ def test_sgm_flows_are_computed_once_and_an_interrupted_computation_resumes(tmp_
     vgg, _ = vgg_files(tmp_path)
     output = io.StringIO()
     method = tiny_method(flows=sgm_training_flows())
-    train(method, root, tmp_path / "run", tiny_settings(size=(256, 192), steps=1, batch_size=2), weights={"vgg19": vgg},
-          console=Console(file=output, width=200))
-    assert f"SGM flows, line style auto, kept in DATASET_DIR/sgm_flows: ready for {len(ids)} triplets" in output.getvalue()
+    train(
+        method,
+        root,
+        tmp_path / "run",
+        tiny_settings(size=(256, 192), steps=1, batch_size=2),
+        weights={"vgg19": vgg},
+        console=Console(file=output, width=200),
+    )
+    assert (
+        f"SGM flows, line style auto, kept in DATASET_DIR/sgm_flows: ready for {len(ids)} triplets" in output.getvalue()
+    )
     folders = prepared(sgm_training_flows(), root, vgg)
     written = {i: (folder / "guide_flo13.npy").stat().st_mtime_ns for i, folder in folders.items()}
     (folders[ids[1]] / DIGEST).unlink()  # as if killed before the flows were complete
     assert prepared(sgm_training_flows(), root, vgg) == folders
     again = {i: (folder / "guide_flo13.npy").stat().st_mtime_ns for i, folder in folders.items()}
     assert [i for i in ids if again[i] != written[i]] == [ids[1]]  # only that triplet computed again
-    other_size = prepared(sgm_training_flows(), root, vgg, size=(128, 96))  # another --size: other frames, computed again
+    other_size = prepared(
+        sgm_training_flows(), root, vgg, size=(128, 96)
+    )  # another --size: other frames, computed again
     assert all(read_flows(folder)[0].shape == (2, 96, 128) for folder in other_size.values())
     assert not list(root.rglob(".tmp-*"))
     shared_cache = tmp_path / "cache"  # --sgm-cache: the bench's cache serves training too
-    assert all(folder.is_relative_to(shared_cache) for folder in prepared(sgm_training_flows(sgm_cache=shared_cache), root, vgg).values())
+    assert all(
+        folder.is_relative_to(shared_cache)
+        for folder in prepared(sgm_training_flows(sgm_cache=shared_cache), root, vgg).values()
+    )
 
 
 def test_schedules():
@@ -307,25 +368,78 @@ def test_resume_refuses_other_settings_and_data(tiny_run, tiny_data, tmp_path):
 
 def test_bad_input_is_one_line_each(capsys, dataset, tiny_run, tmp_path, monkeypatch):
     monkeypatch.setenv("ATDKIT_WEIGHTS", str(tmp_path / "no-weights"))
-    run = ["--data", dataset, "--out", tmp_path / "run", "--size", "160x128", "--crop", "128", "--batch-size", "2", "--workers", "0"]
+    run = [
+        "--data",
+        dataset,
+        "--out",
+        tmp_path / "run",
+        "--size",
+        "160x128",
+        "--crop",
+        "128",
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+    ]
     assert "trainable methods: animeinterp" in one_error(capsys, "train", "--method", "nope", *run)
-    assert "method blend declares no network to train; trainable methods: animeinterp" in one_error(capsys, "train", "--method", "blend", *run)
+    assert "method blend declares no network to train; trainable methods: animeinterp" in one_error(
+        capsys, "train", "--method", "blend", *run
+    )
     assert "--crop 200 is larger than the training frames (160x128, --size)" in one_error(
-        capsys, "train", "--method", "animeinterp", *run, "--crop", "200")
-    assert "needs vgg19-dcbb9e9d.pth" in (err := one_error(capsys, "train", "--method", "animeinterp", *run)) and "--no-sgm" in err
-    assert "last.pt: no such file: nothing to resume" in one_error(capsys, "train", "--method", "animeinterp", *run, "--no-sgm", "--resume")
-    assert "--accumulate 3 is more micro-batches than the 2 triplets" in one_error(capsys, "train", "--method", "animeinterp", *run, "--no-sgm",
-                                                                                     "--accumulate", "3")
+        capsys, "train", "--method", "animeinterp", *run, "--crop", "200"
+    )
+    assert (
+        "needs vgg19-dcbb9e9d.pth" in (err := one_error(capsys, "train", "--method", "animeinterp", *run))
+        and "--no-sgm" in err
+    )
+    assert "last.pt: no such file: nothing to resume" in one_error(
+        capsys, "train", "--method", "animeinterp", *run, "--no-sgm", "--resume"
+    )
+    assert "--accumulate 3 is more micro-batches than the 2 triplets" in one_error(
+        capsys, "train", "--method", "animeinterp", *run, "--no-sgm", "--accumulate", "3"
+    )
     whole, _ = tiny_run
-    assert "a checkpoint of method 'tiny' (tiny network) made by atdkit train; it cannot continue as a run of method 'animeinterp'" in one_error(
-        capsys, "train", "--method", "animeinterp", "--data", dataset, "--out", whole, "--resume", "--no-sgm", "--size", "100x60", "--crop", "32")
+    assert (
+        "a checkpoint of method 'tiny' (tiny network) made by atdkit train; "
+        "it cannot continue as a run of method 'animeinterp'"
+        in one_error(
+            capsys,
+            "train",
+            "--method",
+            "animeinterp",
+            "--data",
+            dataset,
+            "--out",
+            whole,
+            "--resume",
+            "--no-sgm",
+            "--size",
+            "100x60",
+            "--crop",
+            "32",
+        )
+    )
     foreign = tmp_path / "softsplat.pt"
-    torch.save({"atdkit_training": {"method": "softsplat", "weights_key": "softsplat"}, "model_state_dict": {"w": torch.zeros(1)}}, foreign)
-    assert "a checkpoint of method 'softsplat' (softsplat network) made by atdkit train, not anime_interp_full.ckpt" in one_error(
-        capsys, "train", "--method", "animeinterp", *run, "--no-sgm", "--weights", f"animeinterp={foreign}")
+    torch.save(
+        {
+            "atdkit_training": {"method": "softsplat", "weights_key": "softsplat"},
+            "model_state_dict": {"w": torch.zeros(1)},
+        },
+        foreign,
+    )
+    assert (
+        "a checkpoint of method 'softsplat' (softsplat network) made by atdkit train, not anime_interp_full.ckpt"
+        in one_error(
+            capsys, "train", "--method", "animeinterp", *run, "--no-sgm", "--weights", f"animeinterp={foreign}"
+        )
+    )
     assert "training animeinterp uses no weight file called rife (it takes animeinterp)" in one_error(
-        capsys, "train", "--method", "animeinterp", *run, "--no-sgm", "--weights", f"rife={foreign}")
-    write_table(dataset / "splits.parquet", [{"triplet_id": t, "split": "test"} for t in triplet_ids(dataset)], schema.SPLITS)
+        capsys, "train", "--method", "animeinterp", *run, "--no-sgm", "--weights", f"rife={foreign}"
+    )
+    write_table(
+        dataset / "splits.parquet", [{"triplet_id": t, "split": "test"} for t in triplet_ids(dataset)], schema.SPLITS
+    )
     assert "no train triplets (in " in (err := one_error(capsys, "train", "--method", "animeinterp", *run, "--no-sgm"))
     assert "on the train side of splits.parquet" in err
     assert not (tmp_path / "run").exists()  # nothing was started
@@ -337,12 +451,42 @@ def test_command_line_run_killed_resumes_and_is_scored_by_bench(synth_clip, tmp_
     data = tmp_path / "dataset"
     assert run_cli("extract", "--videos", clip, "--out", data, "--resize", "256x144").returncode == 0
     ids = triplet_ids(data)
-    write_table(data / "splits.parquet", [{"triplet_id": t, "split": "test" if t == ids[-1] else "train"} for t in ids], schema.SPLITS)
+    write_table(
+        data / "splits.parquet",
+        [{"triplet_id": t, "split": "test" if t == ids[-1] else "train"} for t in ids],
+        schema.SPLITS,
+    )
     out = tmp_path / "run"
-    command = ["train", "--method", "animeinterp", "--data", data, "--out", out, "--no-sgm", "--size", "128x128", "--crop", "128",
-               "--batch-size", "1", "--steps", "2", "--save-every", "1", "--val-fraction", "0.05", "--workers", "0"]
-    process = subprocess.Popen([sys.executable, "-m", "atdkit", *map(str, command)], cwd=REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [
+        "train",
+        "--method",
+        "animeinterp",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--no-sgm",
+        "--size",
+        "128x128",
+        "--crop",
+        "128",
+        "--batch-size",
+        "1",
+        "--steps",
+        "2",
+        "--save-every",
+        "1",
+        "--val-fraction",
+        "0.05",
+        "--workers",
+        "0",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "atdkit", *map(str, command)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 240
     while not (out / "last.pt").exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -357,24 +501,58 @@ def test_command_line_run_killed_resumes_and_is_scored_by_bench(synth_clip, tmp_
     assert info["steps"] == 2 and info["train_triplets"] == len(ids) - 2 and info["val_triplets"] == 1
 
     results = tmp_path / "results"
-    scored = run_cli("bench", "--data", data, "--methods", "animeinterp-nosgm", "--out", results, "--device", "cpu", "--size", "256x144",
-                        "--weights", f"animeinterp={out / 'best.pt'}")
+    scored = run_cli(
+        "bench",
+        "--data",
+        data,
+        "--methods",
+        "animeinterp-nosgm",
+        "--out",
+        results,
+        "--device",
+        "cpu",
+        "--size",
+        "256x144",
+        "--weights",
+        f"animeinterp={out / 'best.pt'}",
+    )
     assert scored.returncode == 0, scored.stderr
     rows = pq.read_table(results / "per_triplet.parquet").to_pylist()
     assert [(row["triplet_id"], row["status"]) for row in rows] == [(ids[-1], "ok")] and np.isfinite(rows[0]["psnr"])
-    trained = json.loads((results / "run.json").read_text())["methods"]["animeinterp-nosgm"]["weights"]["animeinterp"]["trained"]
+    trained = json.loads((results / "run.json").read_text())["methods"]["animeinterp-nosgm"]["weights"]["animeinterp"][
+        "trained"
+    ]
     assert trained["steps"] == 2 and trained["dataset_fingerprint"] == info["dataset_fingerprint"]
 
 
 @pytest.mark.slow
 def test_torchrun_processes_train_as_one(tiny_data, tmp_path):
-    """Two CPU processes (gloo) with half a batch each, in two micro-batches, end where one process with whole batches does."""
+    """Two CPU processes (gloo) with half a batch each, in two micro-batches, end where one process
+    with whole batches does."""
     script = tmp_path / "run.py"
-    script.write_text("import sys\nfrom atdkit.benchmark.training import train\nfrom helpers import quiet, tiny_method, tiny_settings\n"
-                      "train(tiny_method(dropout=0), sys.argv[1], sys.argv[2], tiny_settings(accumulate=2), console=quiet())\n")
-    launched = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script,
-                               tiny_data, tmp_path / "two"], cwd=REPO, capture_output=True, text=True, timeout=300,
-                              env={**subprocess_env(), "OMP_NUM_THREADS": "1"})
+    script.write_text(
+        "import sys\nfrom atdkit.benchmark.training import train\n"
+        "from helpers import quiet, tiny_method, tiny_settings\n"
+        "train(tiny_method(dropout=0), sys.argv[1], sys.argv[2], tiny_settings(accumulate=2), console=quiet())\n"
+    )
+    launched = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            script,
+            tiny_data,
+            tmp_path / "two",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**subprocess_env(), "OMP_NUM_THREADS": "1"},
+    )
     assert launched.returncode == 0, launched.stderr[-3000:]
     train(tiny_method(dropout=0), tiny_data, tmp_path / "one", tiny_settings(), console=quiet())
     two, one = (torch.load(tmp_path / name / "last.pt", weights_only=True) for name in ("two", "one"))

@@ -32,8 +32,9 @@ def test_frames_are_exact_and_luma_is_the_decoded_plane():
 
 
 def test_variable_frame_rate_keeps_real_timestamps(tmp_path):
-    import av
     from fractions import Fraction
+
+    import av
 
     clip = tmp_path / "vfr.mkv"
     shown_at = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9, 1.1, 1.5]  # frames held for 1, 2 and 4 ticks
@@ -74,7 +75,11 @@ def test_unreadable_inputs_raise_one_line_errors(tmp_path, backend):
     empty.touch()
     text = tmp_path / "notes.mkv"
     text.write_text("this is not a video\n" * 50)
-    for path, reason in [(empty, "empty file"), (text, "not a readable video"), (tmp_path / "gone.mp4", "no such file")]:
+    for path, reason in [
+        (empty, "empty file"),
+        (text, "not a readable video"),
+        (tmp_path / "gone.mp4", "no such file"),
+    ]:
         with pytest.raises(VideoError, match=reason) as error:
             open_video(path, backend)
         assert "\n" not in str(error.value)

@@ -3,6 +3,7 @@
 The final values are saved as a review part (``reviews/<reviewer>/``), which consolidation
 prefers over the annotators' labels.
 """
+
 from collections import Counter
 
 import cv2
@@ -16,8 +17,14 @@ from atdkit.annotation_ui.triplet_view import describe, show_frames
 from atdkit.pipelines.labels.annotations import REVIEWS
 from atdkit.pipelines.labels.consolidate import BOX, box_of
 
-COLOURS = (("red", (230, 25, 75)), ("green", (60, 180, 75)), ("blue", (0, 130, 200)), ("orange", (245, 130, 48)),
-           ("purple", (145, 30, 180)), ("cyan", (70, 240, 240)))
+COLOURS = (
+    ("red", (230, 25, 75)),
+    ("green", (60, 180, 75)),
+    ("blue", (0, 130, 200)),
+    ("orange", (245, 130, 48)),
+    ("purple", (145, 30, 180)),
+    ("cyan", (70, 240, 240)),
+)
 
 settings, context = app_state.context()
 person = st.session_state["person"]
@@ -26,8 +33,10 @@ labels = {row["triplet_id"]: row for row in result.labels.to_pylist()}
 pending = [t for t, row in labels.items() if row["needs_review"]]
 
 st.subheader("Adjudication")
-st.caption(f"{len(pending)} triplet(s) need review: the annotators' difficulty tied or their boxes overlap "
-           "with IoU < 0.5. Your values are final for the triplet.")
+st.caption(
+    f"{len(pending)} triplet(s) need review: the annotators' difficulty tied or their boxes overlap "
+    "with IoU < 0.5. Your values are final for the triplet."
+)
 show_all = st.toggle("Show every labelled triplet", key="review_all")
 options = sorted(labels) if show_all else pending
 if not options:
@@ -69,11 +78,21 @@ if st.session_state.get("review_saved"):
 
 st.caption(describe(row))
 show_frames(images)
-table = pd.DataFrame([{
-    "annotator": a["annotator"], "eligible": a["eligible"], "reason": a["reason"], "difficulty": a["difficulty"],
-    **{k: a[k] for k in BOX}, "general motion": ", ".join(a["general_motion"]), "behaviour": ", ".join(a["behavior"]),
-    "labelled at": a["created_at"],
-} for a in answers])
+table = pd.DataFrame(
+    [
+        {
+            "annotator": a["annotator"],
+            "eligible": a["eligible"],
+            "reason": a["reason"],
+            "difficulty": a["difficulty"],
+            **{k: a[k] for k in BOX},
+            "general motion": ", ".join(a["general_motion"]),
+            "behaviour": ", ".join(a["behavior"]),
+            "labelled at": a["created_at"],
+        }
+        for a in answers
+    ]
+)
 st.dataframe(table, hide_index=True, width="stretch")
 left, right = st.columns([3, 2], gap="medium")
 with left:
@@ -81,8 +100,12 @@ with left:
     form.render_roi(images.frames[1])
 with right:
     drawn = [(i, box_of(a)) for i, a in enumerate(answers) if box_of(a)]
-    st.image(with_boxes(images.frames[1], drawn, size[0] / images.size[0]), width="stretch",
-             caption="annotators' boxes: " + ", ".join(f"{answers[i]['annotator']} {COLOURS[i % len(COLOURS)][0]}" for i, _ in drawn))
+    st.image(
+        with_boxes(images.frames[1], drawn, size[0] / images.size[0]),
+        width="stretch",
+        caption="annotators' boxes: "
+        + ", ".join(f"{answers[i]['annotator']} {COLOURS[i % len(COLOURS)][0]}" for i, _ in drawn),
+    )
     form.render_fields()
     st.button("Save final values", key="review_save", type="primary", on_click=save, args=(form, current))
     if st.session_state.get("review_error"):

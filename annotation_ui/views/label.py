@@ -1,4 +1,5 @@
 """Labelling page: one triplet at a time from the annotator's queue; Previous/Next walk their history."""
+
 import streamlit as st
 
 from atdkit.annotation_ui import app_state, assignment
@@ -40,8 +41,10 @@ if current not in catalog.rows:
 st.session_state["label_current"] = current
 
 st.sidebar.metric("Labelled by you", f"{len(done)} / {len(catalog.ids)}")
-st.sidebar.caption("Keys: **Y** eligible · **N** not eligible · **1 2 3** difficulty · **Enter** submit · "
-                   "**←** previous · **→** next (not while typing in a field)")
+st.sidebar.caption(
+    "Keys: **Y** eligible · **N** not eligible · **1 2 3** difficulty · **Enter** submit · "
+    "**←** previous · **→** next (not while typing in a field)"
+)
 if st.session_state.get("label_saved"):
     st.toast(f"Saved {st.session_state.pop('label_saved')}")
 
@@ -76,16 +79,38 @@ with left:
     st.space("small")  # room for the canvas toolbar
     form.render_roi(images.frames[1])
     buttons = st.columns(3)
-    buttons[0].button("Previous", key="label_previous", on_click=go, args=(previous,), disabled=previous is None,
-                      width="stretch", shortcut="Left")
-    buttons[1].button("Submit", key="label_submit", type="primary", on_click=submit, args=(form, current, following),
-                      width="stretch", shortcut="Enter")
-    buttons[2].button("Next" if editing else "Skip", key="label_next", on_click=go,
-                      args=(sequence[position + 1] if position + 1 < len(sequence) else None,),
-                      disabled=position + 1 >= len(sequence), width="stretch", shortcut="Right")
+    buttons[0].button(
+        "Previous",
+        key="label_previous",
+        on_click=go,
+        args=(previous,),
+        disabled=previous is None,
+        width="stretch",
+        shortcut="Left",
+    )
+    buttons[1].button(
+        "Submit",
+        key="label_submit",
+        type="primary",
+        on_click=submit,
+        args=(form, current, following),
+        width="stretch",
+        shortcut="Enter",
+    )
+    buttons[2].button(
+        "Next" if editing else "Skip",
+        key="label_next",
+        on_click=go,
+        args=(sequence[position + 1] if position + 1 < len(sequence) else None,),
+        disabled=position + 1 >= len(sequence),
+        width="stretch",
+        shortcut="Right",
+    )
     if st.session_state.get("label_error"):
         st.error(st.session_state["label_error"])
 with right:
     show_loop(images)
     form.render_fields(shortcuts=True)
-context.images.prefetch([context.frames_dir(t) for t in todo[:3] if t != current] + ([context.frames_dir(following)] if following else []))
+context.images.prefetch(
+    [context.frames_dir(t) for t in todo[:3] if t != current] + ([context.frames_dir(following)] if following else [])
+)

@@ -6,6 +6,7 @@ its commands' options beside their handlers and their printing.
 Only the command being run has its options built (``atdkit bench`` imports the methods to offer
 their options; ``atdkit extract`` never imports PyTorch).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,11 @@ def commands() -> dict[str, Command]:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command; with ``only``, the options of that command alone are built."""
-    parser = argparse.ArgumentParser(prog="atdkit", description="Build, label and benchmark animation frame-interpolation "
-                                     "datasets (ATD-12K style). `atdkit COMMAND --help` for a command's options.")
+    parser = argparse.ArgumentParser(
+        prog="atdkit",
+        description="Build, label and benchmark animation frame-interpolation "
+        "datasets (ATD-12K style). `atdkit COMMAND --help` for a command's options.",
+    )
     parser.add_argument("--version", action="version", version=f"atdkit {atdkit.__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in commands().items():

@@ -1,8 +1,9 @@
 """Scores: ``atdkit bench`` (Table 1) and ``atdkit interpolate`` (one middle frame).
 
 Both offer, besides their own options, the run options the methods declare (``Method.options``),
-so a method's priors (AnimeInterp's ``--sgm ...``) are its own business, not this module's.
+so that a method's priors are its own business, not this module's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,14 @@ def add_method_options(parser: argparse.ArgumentParser, command: str) -> None:
         if option.switch:
             group.add_argument(option.flag, dest=option.key, action="store_true", help=help)
         else:
-            group.add_argument(option.flag, dest=option.key, choices=option.choices, type=option.type, metavar=option.metavar, help=help)
+            group.add_argument(
+                option.flag,
+                dest=option.key,
+                choices=option.choices,
+                type=option.type,
+                metavar=option.metavar,
+                help=help,
+            )
 
 
 def method_options(args: argparse.Namespace, command: str) -> dict[str, object]:
@@ -43,9 +51,18 @@ def bench_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true", help="list the methods and the state of their weight files")
     add_device(parser)
     add_weights(parser, "weight files of the methods")
-    parser.add_argument("--profile", choices=("atd12k", "standard"), default="atd12k", help="metric profile (default atd12k: the paper's)")
-    parser.add_argument("--size", type=size_argument, metavar="WxH",
-                        help="score at this size instead of the profile's 960x540 (e.g. a quick run; recorded in run.json)")
+    parser.add_argument(
+        "--profile",
+        choices=("atd12k", "standard"),
+        default="atd12k",
+        help="metric profile (default atd12k: the paper's)",
+    )
+    parser.add_argument(
+        "--size",
+        type=size_argument,
+        metavar="WxH",
+        help="score at this size instead of the profile's 960x540 (e.g. a quick run; recorded in run.json)",
+    )
     parser.add_argument("--split", help="atdkit datasets: test (default when splits.parquet exists), train or all")
     parser.add_argument("--resume", action="store_true", help="add to RESULTS_DIR, skipping triplets already scored")
     parser.add_argument("--save-frames", action="store_true", help="keep predictions in RESULTS_DIR/frames/<method>/")
@@ -62,16 +79,30 @@ def bench(args: argparse.Namespace, console: Console) -> int:
     if args.list:
         print_methods(console, methods, given)
         return 0
-    missing = [flag for flag, value in (("--data", args.data), ("--methods", args.methods), ("--out", args.out)) if not value]
+    missing = [
+        flag for flag, value in (("--data", args.data), ("--methods", args.methods), ("--out", args.out)) if not value
+    ]
     if missing:
         raise UsageError(f"{', '.join(missing)} required (or --list)")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1")
     try:
         report = run_bench(
-            args.data, args.methods, args.out, profile=args.profile, size=args.size, device=args.device, weights=given, split=args.split,
-            resume=args.resume, save_frames=args.save_frames, fp16=args.fp16, workers=args.workers, console=console,
-            options=method_options(args, "bench"), command=args.command_line,
+            args.data,
+            args.methods,
+            args.out,
+            profile=args.profile,
+            size=args.size,
+            device=args.device,
+            weights=given,
+            split=args.split,
+            resume=args.resume,
+            save_frames=args.save_frames,
+            fp16=args.fp16,
+            workers=args.workers,
+            console=console,
+            options=method_options(args, "bench"),
+            command=args.command_line,
         )
     except BenchError as error:
         raise UsageError(str(error)) from None
@@ -85,8 +116,14 @@ def print_methods(console: Console, methods, given: dict[str, Path]) -> None:
     for column in ("method", "what it does", "flows", "padding", "GPU", "weights"):
         table.add_column(column)
     for method in methods.available().values():
-        table.add_row(method.name, method.summary, method.flows, method.fit.describe() if method.fit else "none",
-                      "needed" if method.needs_gpu else "optional", methods.weight_status(method, given))
+        table.add_row(
+            method.name,
+            method.summary,
+            method.flows,
+            method.fit.describe() if method.fit else "none",
+            "needed" if method.needs_gpu else "optional",
+            methods.weight_status(method, given),
+        )
     console.print(table)
 
 
@@ -105,11 +142,18 @@ def print_scores(console: Console, report) -> None:
         by_problem.setdefault((triplet_id, reason), []).append(method)
     for i, ((triplet_id, reason), names) in enumerate(by_problem.items()):
         if i == SHOWN_FAILURES:
-            console.print(f"... and {len(by_problem) - i} more failed triplets (status column of per_triplet.parquet)", style="red")
+            console.print(
+                f"... and {len(by_problem) - i} more failed triplets (status column of per_triplet.parquet)",
+                style="red",
+            )
             break
-        console.print(f"failed: {triplet_id} ({', '.join(names)}): {reason}", style="red", highlight=False, soft_wrap=True)
-    console.print(f"PSNR / SSIM; results in {report.out} (per_triplet.parquet, summary.md, summary.csv, run.json, plots)",
-                  highlight=False)
+        console.print(
+            f"failed: {triplet_id} ({', '.join(names)}): {reason}", style="red", highlight=False, soft_wrap=True
+        )
+    console.print(
+        f"PSNR / SSIM; results in {report.out} (per_triplet.parquet, summary.md, summary.csv, run.json, plots)",
+        highlight=False,
+    )
 
 
 def interpolate_options(parser: argparse.ArgumentParser) -> None:
@@ -117,8 +161,12 @@ def interpolate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help="a method of atdkit bench --list, e.g. animeinterp")
     parser.add_argument("--out", type=Path, required=True, help="image file for the middle frame (.png)")
     add_weights(parser, "weight files of the method")
-    parser.add_argument("--flows", type=Path, metavar="DIR",
-                        help="precomputed flows for the methods that take them: guide_flo13.npy, guide_flo31.npy in DIR")
+    parser.add_argument(
+        "--flows",
+        type=Path,
+        metavar="DIR",
+        help="precomputed flows for the methods that take them: guide_flo13.npy, guide_flo31.npy in DIR",
+    )
     add_device(parser)
     add_method_options(parser, "interpolate")
 
@@ -129,8 +177,15 @@ def interpolate(args: argparse.Namespace, console: Console) -> int:
     from atdkit.benchmark.methods import MethodError
 
     try:
-        out, seconds = interpolate_pair(args.method, *args.frames, args.out, dict(args.weights), args.device, args.flows,
-                                        method_options(args, "interpolate"))
+        out, seconds = interpolate_pair(
+            args.method,
+            *args.frames,
+            args.out,
+            dict(args.weights),
+            args.device,
+            args.flows,
+            method_options(args, "interpolate"),
+        )
     except (MethodError, BenchError, ValueError) as error:
         raise UsageError(str(error)) from None
     console.print(f"wrote {out} ({args.method}, {seconds:.1f} s)", highlight=False)

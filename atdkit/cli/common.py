@@ -1,11 +1,12 @@
 """What the command modules share: how a command is declared, option types, and printing helpers."""
+
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from rich.console import Console
 
@@ -18,7 +19,8 @@ class UsageError(Exception):
 
 @dataclass(frozen=True)
 class Command:
-    """``atdkit NAME``: ``options(parser)`` adds its options; ``handler(args, console)`` runs it and returns the exit status."""
+    """``atdkit NAME``: ``options(parser)`` adds its options; ``handler(args, console)`` runs it and
+    returns the exit status."""
 
     name: str
     help: str
@@ -45,16 +47,28 @@ def add_weights(parser: argparse.ArgumentParser, help: str) -> None:
 
 
 def add_device(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", choices=("auto", "cuda", "cpu"), default="auto", help="default: cuda when available")
+    parser.add_argument(
+        "--device", choices=("auto", "cuda", "cpu"), default="auto", help="default: cuda when available"
+    )
 
 
 def add_executor(parser: argparse.ArgumentParser, units: str) -> None:
     """``--workers``, ``--executor`` and ``--ray-address``: where the command's units of work run."""
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help=f"{units} processed in parallel (default: CPU count)")
-    parser.add_argument("--executor", choices=("local", "ray"), default="local",
-                        help=f"where {units} are processed: local (a process pool here, default) or ray (a Ray cluster)")
-    parser.add_argument("--ray-address", metavar="ADDR", help="the Ray cluster to run on (default: $RAY_ADDRESS, "
-                        "else a Ray instance started here with --workers CPUs); needs --executor ray")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help=f"{units} processed in parallel (default: CPU count)"
+    )
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help=f"where {units} are processed: local (a process pool here, default) or ray (a Ray cluster)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="the Ray cluster to run on (default: $RAY_ADDRESS, "
+        "else a Ray instance started here with --workers CPUs); needs --executor ray",
+    )
 
 
 def executor_choice(args: argparse.Namespace):

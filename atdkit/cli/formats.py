@@ -1,4 +1,5 @@
 """Other layouts: ``atdkit export atd12k`` and ``atdkit import atd12k``."""
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,11 @@ def export(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(str(error)) from None
     print_lines(console, report.problems, report.notes)
     coco = f", COCO boxes in {args.coco}" if args.coco else ""
-    console.print(f"exported {report.written + report.skipped} triplet(s) to {args.out} "
-                  f"({report.written} written, {report.skipped} already there){coco}", highlight=False)
+    console.print(
+        f"exported {report.written + report.skipped} triplet(s) to {args.out} "
+        f"({report.written} written, {report.skipped} already there){coco}",
+        highlight=False,
+    )
     return 1 if report.problems else 0
 
 
@@ -39,7 +43,9 @@ def import_options(parser: argparse.ArgumentParser) -> None:
     atd = layouts.add_parser("atd12k", help="the official ATD-12K layout (test set with labels, train set)")
     atd.add_argument("atd", type=Path, metavar="ATD_DIR")
     atd.add_argument("dataset", type=Path, metavar="DATASET_DIR")
-    atd.add_argument("--subsets", default="test,train", help="which parts to import: test, train or both (default test,train)")
+    atd.add_argument(
+        "--subsets", default="test,train", help="which parts to import: test, train or both (default test,train)"
+    )
 
 
 def import_(args: argparse.Namespace, console: Console) -> int:
@@ -53,8 +59,11 @@ def import_(args: argparse.Namespace, console: Console) -> int:
     except (ValueError, DatasetError) as error:
         raise UsageError(str(error)) from None
     print_lines(console, report.problems, report.notes)
-    console.print(f"imported {report.written + report.skipped} triplet(s) into {args.dataset} "
-                  f"({report.written} written, {report.skipped} already there); labels in labels.parquet", highlight=False)
+    console.print(
+        f"imported {report.written + report.skipped} triplet(s) into {args.dataset} "
+        f"({report.written} written, {report.skipped} already there); labels in labels.parquet",
+        highlight=False,
+    )
     return 1 if report.problems else 0
 
 

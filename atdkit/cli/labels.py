@@ -1,4 +1,5 @@
 """Labels: ``atdkit annotate`` (the Streamlit app), ``atdkit annotations compact`` and ``atdkit consolidate``."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,9 @@ def annotate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--annotators", help="comma-separated names allowed to label (default: any)")
-    parser.add_argument("--labels-per-triplet", type=int, default=2, help="independent labels each triplet gets (default 2)")
+    parser.add_argument(
+        "--labels-per-triplet", type=int, default=2, help="independent labels each triplet gets (default 2)"
+    )
 
 
 def annotate(args: argparse.Namespace, console: Console) -> int:
@@ -41,11 +44,30 @@ def annotate(args: argparse.Namespace, console: Console) -> int:
     except SettingsError as error:
         raise UsageError(str(error)) from None
     app = Path(annotation_ui.__file__).with_name("streamlit_app.py")
-    console.print(f"annotation app for {args.dataset}: http://{args.host}:{args.port}/  (Ctrl+C stops it)", highlight=False)
-    return subprocess.call([
-        sys.executable, "-m", "streamlit", "run", str(app), "--server.address", args.host, "--server.port", str(args.port),
-        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--", *app_args,
-    ])
+    console.print(
+        f"annotation app for {args.dataset}: http://{args.host}:{args.port}/  (Ctrl+C stops it)", highlight=False
+    )
+    return subprocess.call(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(app),
+            "--server.address",
+            args.host,
+            "--server.port",
+            str(args.port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+            "--",
+            *app_args,
+        ]
+    )
 
 
 def annotations_options(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +82,9 @@ def annotations(args: argparse.Namespace, console: Console) -> int:
     dataset = labelled_dataset(args.dataset)
     result = compact(dataset.root)
     print_lines(console, result.errors)
-    console.print(f"merged {result.merged} part(s) into {result.written} ({result.rows} rows) in {dataset.root}", highlight=False)
+    console.print(
+        f"merged {result.merged} part(s) into {result.written} ({result.rows} rows) in {dataset.root}", highlight=False
+    )
     return 1 if result.errors else 0
 
 
@@ -82,7 +106,8 @@ def consolidate(args: argparse.Namespace, console: Console) -> int:
     rows = result.labels.to_pylist()
     console.print(
         f"{dataset.table_path('labels')}: {len(rows)} labelled triplet(s), {sum(r['kept'] for r in rows)} kept "
-        f"(eligible by at least two), {sum(r['needs_review'] for r in rows)} need review", highlight=False,
+        f"(eligible by at least two), {sum(r['needs_review'] for r in rows)} need review",
+        highlight=False,
     )
     return 1 if result.errors else 0
 
@@ -90,21 +115,42 @@ def consolidate(args: argparse.Namespace, console: Console) -> int:
 def agreement_table(pairs) -> Table:
     """Per annotator pair: eligibility kappa, quadratic-weighted difficulty kappa, box IoU."""
     table = Table(title="agreement per annotator pair", title_justify="left")
-    for column in ("pair", "shared", "eligibility kappa", "rated by both", "difficulty kappa (quadratic)", "boxes by both",
-                   "mean IoU", "IoU >= 0.5"):
+    for column in (
+        "pair",
+        "shared",
+        "eligibility kappa",
+        "rated by both",
+        "difficulty kappa (quadratic)",
+        "boxes by both",
+        "mean IoU",
+        "IoU >= 0.5",
+    ):
         table.add_column(column, justify="left" if column == "pair" else "right")
 
     def figure(value: float, text: str = "{:.3f}") -> str:
         return "n/a" if math.isnan(value) else text.format(value)
 
     for pair in pairs:
-        table.add_row(f"{pair.first} / {pair.second}", str(pair.shared), figure(pair.eligibility_kappa), str(pair.difficulty_pairs),
-                      figure(pair.difficulty_kappa), str(pair.roi_pairs), figure(pair.mean_iou), figure(pair.share_iou_agreed, "{:.0%}"))
+        table.add_row(
+            f"{pair.first} / {pair.second}",
+            str(pair.shared),
+            figure(pair.eligibility_kappa),
+            str(pair.difficulty_pairs),
+            figure(pair.difficulty_kappa),
+            str(pair.roi_pairs),
+            figure(pair.mean_iou),
+            figure(pair.share_iou_agreed, "{:.0%}"),
+        )
     return table
 
 
 COMMANDS = (
     Command("annotate", "start the labelling app (Streamlit) on a dataset", annotate_options, annotate),
     Command("annotations", "maintain the annotation parts of a dataset", annotations_options, annotations),
-    Command("consolidate", "annotators' labels -> labels.parquet, with an agreement report", consolidate_options, consolidate),
+    Command(
+        "consolidate",
+        "annotators' labels -> labels.parquet, with an agreement report",
+        consolidate_options,
+        consolidate,
+    ),
 )

@@ -1,4 +1,5 @@
 """What a dataset holds: ``atdkit stats``, ``atdkit split`` and ``atdkit report``."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,11 +17,22 @@ from atdkit.store import Dataset, DatasetError
 def stats_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", type=Path, metavar="DATASET_DIR")
     parser.add_argument("--flow", default="dis", help="flow estimator (default dis: OpenCV's DIS)")
-    parser.add_argument("--flow-size", type=size_argument, default=(960, 540), metavar="WxH",
-                        help="box frames are fitted into for the flow (default 960x540)")
+    parser.add_argument(
+        "--flow-size",
+        type=size_argument,
+        default=(960, 540),
+        metavar="WxH",
+        help="box frames are fitted into for the flow (default 960x540)",
+    )
     add_executor(parser, "chunks of triplets")
-    parser.add_argument("--compare", type=Path, metavar="OTHER_DATASET_DIR", help="overlay another dataset's motion on the histograms")
-    parser.add_argument("--calibrate", action="store_true", help="fit the difficulty thresholds to the human difficulties in labels.parquet")
+    parser.add_argument(
+        "--compare", type=Path, metavar="OTHER_DATASET_DIR", help="overlay another dataset's motion on the histograms"
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit the difficulty thresholds to the human difficulties in labels.parquet",
+    )
 
 
 def stats(args: argparse.Namespace, console: Console) -> int:
@@ -33,7 +45,9 @@ def stats(args: argparse.Namespace, console: Console) -> int:
         if args.compare:
             Dataset(args.compare).read("motion", required=True)
         if args.calibrate and not dataset.has("labels"):
-            raise UsageError(f"{dataset.table_path('labels')}: no such file (--calibrate fits the thresholds to human labels)")
+            raise UsageError(
+                f"{dataset.table_path('labels')}: no such file (--calibrate fits the thresholds to human labels)"
+            )
         report = motion.compute_motion(dataset, args.flow, args.flow_size, executor, console)
         histograms = motion.write_histograms(dataset, report.table, Dataset(args.compare) if args.compare else None)
         calibration = motion.calibrate_dataset(dataset) if args.calibrate else None
@@ -51,13 +65,22 @@ def stats(args: argparse.Namespace, console: Console) -> int:
 def print_motion(console: Console, report, histograms: Path, agreement) -> None:
     """What ``stats`` measured: percentiles of the statistics, the suggested difficulties, the agreement with humans."""
     table = report.table
-    measured = (f"measured {report.measured} triplet(s) in {report.seconds:.1f} s ({report.rate:.1f} triplets/s)"
-                if report.measured else "nothing new to measure")
-    console.print(f"{measured}, {report.reused} reused from an earlier run; {report.settings.describe()}", highlight=False)
+    measured = (
+        f"measured {report.measured} triplet(s) in {report.seconds:.1f} s ({report.rate:.1f} triplets/s)"
+        if report.measured
+        else "nothing new to measure"
+    )
+    console.print(
+        f"{measured}, {report.reused} reused from an earlier run; {report.settings.describe()}", highlight=False
+    )
     summary = Table(title="motion per triplet", title_justify="left")
     for column in ("statistic", "median", "10%", "90%", "max"):
         summary.add_column(column, justify="left" if column == "statistic" else "right")
-    for column, label, unit in (("flow_mean", "flow mean", " px"), ("flow_std", "flow std", " px"), ("occlusion_ratio", "occluded", "%")):
+    for column, label, unit in (
+        ("flow_mean", "flow mean", " px"),
+        ("flow_std", "flow std", " px"),
+        ("occlusion_ratio", "occluded", "%"),
+    ):
         values = table[column].to_numpy() * (100 if unit == "%" else 1)
         cells = [f"{v:.3g}{unit}" for v in np.percentile(values, [50, 10, 90, 100])] if len(values) else ["-"] * 4
         summary.add_row(label, *cells)
@@ -66,8 +89,11 @@ def print_motion(console: Console, report, histograms: Path, agreement) -> None:
     console.print("suggested difficulty: " + ", ".join(f"{d} {n}" for d, n in counts.items()), highlight=False)
     console.print(f"thresholds: {report.thresholds.describe()}", highlight=False)
     if agreement is not None:
-        console.print(f"agreement with {agreement.n} human difficulties: quadratic-weighted kappa {agreement.kappa:.3f}, "
-                      f"{agreement.exact:.0%} identical", highlight=False)
+        console.print(
+            f"agreement with {agreement.n} human difficulties: quadratic-weighted kappa {agreement.kappa:.3f}, "
+            f"{agreement.exact:.0%} identical",
+            highlight=False,
+        )
     for line in report.errors:
         console.print(f"error: {line}", style="red", highlight=False, soft_wrap=True)
     console.print(f"{table.num_rows} triplets in motion.parquet; histograms in {histograms}", highlight=False)
@@ -76,8 +102,14 @@ def print_motion(console: Console, report, histograms: Path, agreement) -> None:
 def print_calibration(console: Console, calibration, saved_to: Path) -> None:
     before, after = calibration.agreement_before, calibration.agreement_after
     console.print(f"calibrated on {after.n} human difficulties", highlight=False)
-    console.print(f"  before: {calibration.before.describe()}: kappa {before.kappa:.3f}, {before.exact:.0%} identical", highlight=False)
-    console.print(f"  after:  {calibration.after.describe()}: kappa {after.kappa:.3f}, {after.exact:.0%} identical", highlight=False)
+    console.print(
+        f"  before: {calibration.before.describe()}: kappa {before.kappa:.3f}, {before.exact:.0%} identical",
+        highlight=False,
+    )
+    console.print(
+        f"  after:  {calibration.after.describe()}: kappa {after.kappa:.3f}, {after.exact:.0%} identical",
+        highlight=False,
+    )
     confusion = Table(title="agreement after calibration", title_justify="left")
     confusion.add_column("human \\ suggested")
     for difficulty in schema.DIFFICULTIES:
@@ -90,8 +122,12 @@ def print_calibration(console: Console, calibration, saved_to: Path) -> None:
 
 def split_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", type=Path, metavar="DATASET_DIR")
-    parser.add_argument("--by", choices=("source", "series"), default="source", help="what no two sides may share (default source)")
-    parser.add_argument("--test-fraction", type=float, default=0.2, help="share of triplets in the test set (default 0.2)")
+    parser.add_argument(
+        "--by", choices=("source", "series"), default="source", help="what no two sides may share (default source)"
+    )
+    parser.add_argument(
+        "--test-fraction", type=float, default=0.2, help="share of triplets in the test set (default 0.2)"
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -113,13 +149,21 @@ def split(args: argparse.Namespace, console: Console) -> int:
 def print_split(console: Console, sides, settings) -> None:
     """Each side's size, films or series and human difficulties, then the motion tags per side."""
     grouping = "sources" if settings.by == "source" else "series"
-    table = Table(title=f"split by {settings.by} (test fraction {settings.test_fraction:g}, seed {settings.seed})", title_justify="left")
+    table = Table(
+        title=f"split by {settings.by} (test fraction {settings.test_fraction:g}, seed {settings.seed})",
+        title_justify="left",
+    )
     for column in ("side", "triplets", "share", grouping, *schema.DIFFICULTIES, "unlabelled"):
         table.add_column(column, justify="left" if column in ("side", grouping) else "right")
     for side in sides:
         shown = ", ".join(side.groups[:4]) + (f" and {len(side.groups) - 4} more" if len(side.groups) > 4 else "")
-        table.add_row(side.side, str(side.triplets), f"{side.share:.1%}", shown,
-                      *(str(side.difficulties.get(d, 0)) for d in (*schema.DIFFICULTIES, "unlabelled")))
+        table.add_row(
+            side.side,
+            str(side.triplets),
+            f"{side.share:.1%}",
+            shown,
+            *(str(side.difficulties.get(d, 0)) for d in (*schema.DIFFICULTIES, "unlabelled")),
+        )
     console.print(table)
     tags = [t for t in (*schema.GENERAL_MOTIONS, *schema.BEHAVIORS) if any(side.tags.get(t) for side in sides)]
     if not tags:
@@ -154,7 +198,9 @@ def report(args: argparse.Namespace, console: Console) -> int:
 
 
 COMMANDS = (
-    Command("stats", "optical-flow statistics, histograms and a difficulty suggestion per triplet", stats_options, stats),
+    Command(
+        "stats", "optical-flow statistics, histograms and a difficulty suggestion per triplet", stats_options, stats
+    ),
     Command("split", "source-exclusive train/test split, stratified by difficulty", split_options, split),
     Command("report", "one self-contained HTML page describing the dataset", report_options, report),
 )

@@ -1,6 +1,7 @@
 """The feature pyramid that SoftSplat (Niklaus & Liu 2020) splats beside the frames, and AnimeInterp's
 synthesis stage (section 4.3) after it: six 3x3 convolutions with PReLU, features at full, 1/2
 and 1/4 resolution (32, 64, 96 channels)."""
+
 from __future__ import annotations
 
 import torch

@@ -16,25 +16,37 @@ Weights are always user-supplied files, never downloaded: ``--weights KEY=PATH``
 expected file name in :func:`weights_dir`. They are checked (sha256 when known, expected
 checkpoint keys) before a run starts.
 """
+
 from __future__ import annotations
 
 import hashlib
 import importlib
 import os
 import pkgutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
 
-from atdkit.benchmark.checkpoint import CheckpointError, check_layout, describe_training, layout_of, read_tensors, trained_state, training_info
+from atdkit.benchmark.checkpoint import (
+    CheckpointError,
+    check_layout,
+    describe_training,
+    layout_of,
+    read_tensors,
+    trained_state,
+    training_info,
+)
 
 
 class Interpolator(Protocol):
-    def __call__(self, frame1: torch.Tensor, frame3: torch.Tensor, flows: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor: ...
+    def __call__(
+        self, frame1: torch.Tensor, frame3: torch.Tensor, flows: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> torch.Tensor: ...
 
 
 class MethodError(Exception):
@@ -103,7 +115,9 @@ class TrainingFlows:
 
     describe: str  # what the flows are and how they are made: recorded in checkpoints, checked on --resume
     weights: tuple[WeightFile, ...]  # the files computing them needs
-    prepare: Callable[[Sequence[tuple[str, FrameLoader]], dict[str, Path], torch.device, Path, Callable[[], None]], dict[str, Path]]
+    prepare: Callable[
+        [Sequence[tuple[str, FrameLoader]], dict[str, Path], torch.device, Path, Callable[[], None]], dict[str, Path]
+    ]
 
 
 @dataclass(frozen=True)
@@ -218,7 +232,10 @@ def resolve_weights(method: Method, given: dict[str, Path]) -> dict[str, Path]:
         if path is None:
             raise MethodError(missing_message(method, weight, given))
         if weight.sha256 and sha256(path) != weight.sha256:
-            raise MethodError(f"{path}: sha256 differs from {weight.filename}'s ({weight.sha256[:12]}...): a different or damaged file")
+            raise MethodError(
+                f"{path}: sha256 differs from {weight.filename}'s ({weight.sha256[:12]}...): "
+                "a different or damaged file"
+            )
         if weight.keys or method.trainable:
             try:
                 checkpoint = read_tensors(path)
@@ -263,7 +280,9 @@ def weight_status(method: Method, given: dict[str, Path] | None = None) -> str:
     parts = []
     for weight in method.weights:
         path = locate(weight, given or {})
-        parts.append(f"{weight.filename}: {'found at ' + str(path) if path else 'missing (get it from ' + weight.source + ')'}")
+        parts.append(
+            f"{weight.filename}: {'found at ' + str(path) if path else 'missing (get it from ' + weight.source + ')'}"
+        )
     return "; ".join(parts)
 
 

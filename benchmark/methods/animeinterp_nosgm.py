@@ -1,4 +1,5 @@
 """``animeinterp-nosgm``: see :mod:`atdkit.benchmark.methods.animeinterp.method`."""
+
 from atdkit.benchmark.methods.animeinterp.method import NO_SGM as METHOD
 
 __all__ = ["METHOD"]

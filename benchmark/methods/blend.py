@@ -1,4 +1,5 @@
 """``blend``: the mean of the two inputs, unrounded. What interpolation without motion gives."""
+
 from __future__ import annotations
 
 from atdkit.benchmark.methods import Method

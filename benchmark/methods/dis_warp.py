@@ -16,6 +16,7 @@
 
 The projection runs at half resolution (flows are smooth; the same scores, a third of the time).
 """
+
 from __future__ import annotations
 
 import cv2
@@ -76,7 +77,8 @@ def splat(
 
 
 def fill_holes(field: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """``field`` (H, W, 2) where ``known``; elsewhere the mean of the known values around, at growing scales (else 0)."""
+    """``field`` (H, W, 2) where ``known``; elsewhere the mean of the known values around, at growing
+    scales (else 0)."""
     out = np.where(known[..., None], field, 0).astype(np.float32)
     weight = known.astype(np.float32)
     weighted = out * weight[..., None]
@@ -114,8 +116,12 @@ def interpolate_pair(frame1: np.ndarray, frame3: np.ndarray) -> np.ndarray:
         for seen in (seen1, seen3)
     )
     gx, gy = _grid(height, width)
-    warped1 = cv2.remap(frame1, gx - motion[..., 0], gy - motion[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    warped3 = cv2.remap(frame3, gx + motion[..., 0], gy + motion[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped1 = cv2.remap(
+        frame1, gx - motion[..., 0], gy - motion[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    warped3 = cv2.remap(
+        frame3, gx + motion[..., 0], gy + motion[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     share1, share3 = 0.5 * seen1 + 1e-3, 0.5 * seen3 + 1e-3  # where neither input landed: an even blend
     return (share1[..., None] * warped1 + share3[..., None] * warped3) / (share1 + share3)[..., None]
 
@@ -130,5 +136,7 @@ def load(weights, device):
 
 
 METHOD = Method(
-    "dis-warp", "OpenCV DIS flow both ways, projected to t=0.5, backward warping, occlusion-aware blend", load,
+    "dis-warp",
+    "OpenCV DIS flow both ways, projected to t=0.5, backward warping, occlusion-aware blend",
+    load,
 )

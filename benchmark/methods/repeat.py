@@ -1,4 +1,5 @@
 """``repeat``: the first frame again. The floor every method must clear (a held drawing scores infinite PSNR)."""
+
 from __future__ import annotations
 
 from atdkit.benchmark.methods import Method

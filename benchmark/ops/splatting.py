@@ -15,6 +15,7 @@ The normalised modes divide only where the summed weight is non-zero, so holes s
 almost nothing landed). Pure PyTorch (``index_add_``), so it runs on any device, and autograd
 gives the gradients with respect to the input, the flow and the metric.
 """
+
 from __future__ import annotations
 
 import torch
@@ -59,7 +60,9 @@ def normalise(splatted: torch.Tensor) -> torch.Tensor:
     return splatted[:, :-1] / torch.where(weight != 0, weight, torch.ones_like(weight))
 
 
-def softsplat(input: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor | None = None, mode: str = "sum") -> torch.Tensor:
+def softsplat(
+    input: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor | None = None, mode: str = "sum"
+) -> torch.Tensor:
     """Forward-warp ``input`` (N, C, H, W) by ``flow`` (N, 2, H, W) in mode 'sum', 'avg', 'linear' or 'soft'.
 
     ``metric`` (N, 1, H, W) weighs the pixels in the 'linear' and 'soft' modes. In 'soft' mode

@@ -9,7 +9,8 @@ network takes come from its method's ``TrainingFlows``), ``schedule`` (learning-
 steps, validation, mixed precision, several GPUs), ``checkpoints`` (last.pt, best.pt,
 --resume), ``history`` (history.csv, training.png), ``distributed`` (torchrun).
 """
-from atdkit.benchmark.training.loop import TrainReport, Trainer, train
+
+from atdkit.benchmark.training.loop import Trainer, TrainReport, train
 from atdkit.benchmark.training.settings import TrainError, TrainSettings
 
 __all__ = ["TrainError", "TrainReport", "TrainSettings", "Trainer", "train"]

@@ -9,15 +9,16 @@ the optimizer, learning-rate schedule, gradient-scaler and random-number states 
 history, from which ``--resume`` continues exactly; ``best.pt`` is written at each new best
 validation PSNR. Each is written to a temporary file and renamed into place.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
 
-from atdkit.store import atomic_path
 from atdkit.benchmark.checkpoint import TRAINING, CheckpointError, describe_training, read_tensors, training_info
 from atdkit.benchmark.training.settings import OPTIONS, TrainError
+from atdkit.store import atomic_path
 
 LAST, BEST = "last.pt", "best.pt"
 MODEL = "model_state_dict"
@@ -25,7 +26,8 @@ RESUME_KEYS = ("optimizer_state_dict", "scheduler_state_dict", "scaler_state_dic
 
 
 def save(path: Path, provenance: dict, network: torch.nn.Module, resume_state: dict | None = None) -> None:
-    """Write a checkpoint atomically: provenance, the network's weights (on the CPU) and, for last.pt, what --resume needs."""
+    """Write a checkpoint atomically: provenance, the network's weights (on the CPU) and, for
+    last.pt, what --resume needs."""
     weights = {name: tensor.detach().cpu() for name, tensor in network.state_dict().items()}
     with atomic_path(path) as tmp:
         torch.save({TRAINING: provenance, MODEL: weights, **(resume_state or {})}, tmp)
@@ -42,7 +44,8 @@ def set_rng_state(state: dict) -> None:
 
 
 def read_last(run_dir: Path, method: str, settings: dict, fingerprint: str) -> dict:
-    """``RUN_DIR/last.pt`` when it continues a run of ``method`` on the same data with the same ``settings``; TrainError otherwise."""
+    """``RUN_DIR/last.pt`` when it continues a run of ``method`` on the same data with the same
+    ``settings``; TrainError otherwise."""
     path = run_dir / LAST
     if not path.is_file():
         raise TrainError(f"{path}: no such file: nothing to resume (leave out --resume to start a run in {run_dir})")
@@ -58,9 +61,13 @@ def read_last(run_dir: Path, method: str, settings: dict, fingerprint: str) -> d
     recorded = info.get("settings", {})
     for key, value in settings.items():
         if recorded.get(key) != value:
-            raise TrainError(f"{path}: the run was trained with {key} = {recorded.get(key)!r}, this command asks {value!r} "
-                             f"({OPTIONS[key]}); resume with the settings it started with")
+            raise TrainError(
+                f"{path}: the run was trained with {key} = {recorded.get(key)!r}, this command asks {value!r} "
+                f"({OPTIONS[key]}); resume with the settings it started with"
+            )
     if info.get("dataset_fingerprint") != fingerprint:
-        raise TrainError(f"{path}: the run was trained on other data (triplets or frame files of {info.get('dataset')} "
-                         "have changed since); start a new run in another RUN_DIR")
+        raise TrainError(
+            f"{path}: the run was trained on other data (triplets or frame files of {info.get('dataset')} "
+            "have changed since); start a new run in another RUN_DIR"
+        )
     return checkpoint

@@ -14,6 +14,7 @@ and swapped alike. The order of an epoch and each crop's randomness come from
 (seed, step) alone, so a resumed run sees exactly what an uninterrupted one would, whatever
 the number of workers or processes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
-from torch.utils.data import Dataset as TorchDataset, Sampler
+from torch.utils.data import Dataset as TorchDataset
+from torch.utils.data import Sampler
 
 from atdkit.benchmark.training.settings import TrainError
 from atdkit.images import read_rgb, resize_lanczos
@@ -54,15 +56,20 @@ class TrainingData:
         digest = hashlib.blake2b(digest_size=16)
         for side, triplets in (("train", self.train), ("val", self.val)):
             for triplet in triplets:
-                digest.update(json.dumps([side, triplet.triplet_id, [path.stat().st_size for path in triplet.frames]]).encode())
+                digest.update(
+                    json.dumps([side, triplet.triplet_id, [path.stat().st_size for path in triplet.frames]]).encode()
+                )
         return digest.hexdigest()
 
     def describe(self) -> str:
-        return f"{len(self.train)} training and {len(self.val)} validation triplets from {self.root} ({self.validation})"
+        return (
+            f"{len(self.train)} training and {len(self.val)} validation triplets from {self.root} ({self.validation})"
+        )
 
 
 def open_training_data(root: str | Path, val_fraction: float, seed: int) -> TrainingData:
-    """The training and validation triplets of the atdkit dataset ``root``; TrainError (one line) when there are none."""
+    """The training and validation triplets of the atdkit dataset ``root``; TrainError (one line)
+    when there are none."""
     dataset = Dataset(root)
     try:
         triplets = dataset.read("triplets", required=True)
@@ -73,7 +80,9 @@ def open_training_data(root: str | Path, val_fraction: float, seed: int) -> Trai
     where = f"in {dataset.table_path('triplets')}"
     if labels is not None:
         rejected = set(labels.filter(pc.invert(labels["kept"].fill_null(True)))["triplet_id"].to_pylist())
-        triplets = triplets.filter(pc.invert(pc.is_in(triplets["triplet_id"], value_set=pa.array(sorted(rejected), pa.string()))))
+        triplets = triplets.filter(
+            pc.invert(pc.is_in(triplets["triplet_id"], value_set=pa.array(sorted(rejected), pa.string())))
+        )
         where += " less those labels.parquet rejects"
     if splits is not None:
         train_side = splits.filter(pc.equal(splits["split"], "train"))["triplet_id"]
@@ -82,7 +91,9 @@ def open_training_data(root: str | Path, val_fraction: float, seed: int) -> Trai
     if triplets.num_rows == 0:
         raise TrainError(f"{dataset.root}: no train triplets ({where})")
     if triplets.num_rows < 2:
-        raise TrainError(f"{dataset.root}: 1 train triplet ({where}); training needs one to learn from and one to validate on")
+        raise TrainError(
+            f"{dataset.root}: 1 train triplet ({where}); training needs one to learn from and one to validate on"
+        )
     rows = triplets.select(["triplet_id", "source_id", "frames"]).to_pylist()
     held_out, validation = _hold_out(triplets, rows, human_levels(triplets, labels), val_fraction, seed)
     sides: tuple[list, list] = ([], [])
@@ -111,7 +122,8 @@ def _hold_out(triplets, rows: list[dict], levels: np.ndarray, fraction: float, s
 
 
 def load_frames(triplet: TrainingTriplet, size: tuple[int, int]) -> np.ndarray:
-    """The triplet's frames as uint8 RGB (3, H, W, 3) at ``size`` (W, H); ImageError naming the file when one is unreadable."""
+    """The triplet's frames as uint8 RGB (3, H, W, 3) at ``size`` (W, H); ImageError naming the file
+    when one is unreadable."""
     return np.stack([resize_lanczos(read_rgb(path), size) for path in triplet.frames])
 
 
@@ -126,7 +138,9 @@ def to_sample(frames: np.ndarray, flows: np.ndarray | None) -> dict[str, torch.T
 class TrainingCrops(TorchDataset):
     """Items ``(index, seed)``: a randomly cropped, flipped and reversed triplet (see the module doc)."""
 
-    def __init__(self, triplets: list[TrainingTriplet], size: tuple[int, int], crop: int, flow_folders: dict[str, Path] | None):
+    def __init__(
+        self, triplets: list[TrainingTriplet], size: tuple[int, int], crop: int, flow_folders: dict[str, Path] | None
+    ):
         self.triplets, self.size, self.crop, self.flow_folders = triplets, size, crop, flow_folders
 
     def __len__(self) -> int:
@@ -166,7 +180,9 @@ class WholeTriplets(TorchDataset):
         triplet = self.triplets[index]
         flows = None
         if self.flow_folders is not None:
-            flows = read_flows_window(self.flow_folders[triplet.triplet_id], self.size[::-1], (slice(None), slice(None)))
+            flows = read_flows_window(
+                self.flow_folders[triplet.triplet_id], self.size[::-1], (slice(None), slice(None))
+            )
         return to_sample(load_frames(triplet, self.size), flows)
 
 

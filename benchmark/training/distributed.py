@@ -3,6 +3,7 @@ gradients, each process loads its share of every batch, process 0 writes the run
 
 Launched without torchrun (no ``WORLD_SIZE`` above 1), a run is one process on one device.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,7 +39,9 @@ def start(device_name: str) -> tuple[Ranks, torch.device]:
     ranks = Ranks(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
     if device.type == "cuda":
         if ranks.local >= torch.cuda.device_count():
-            raise TrainError(f"torchrun started {world} processes per node but PyTorch sees {torch.cuda.device_count()} GPUs")
+            raise TrainError(
+                f"torchrun started {world} processes per node but PyTorch sees {torch.cuda.device_count()} GPUs"
+            )
         device = torch.device("cuda", ranks.local)
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")

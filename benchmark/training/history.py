@@ -1,6 +1,7 @@
 """The course of a run: the loss and learning rate of every step, the validation PSNR of every
 validation. Kept inside last.pt (so a resumed run has the whole of it) and written as
 ``RUN_DIR/history.csv`` and ``RUN_DIR/training.png``."""
+
 from __future__ import annotations
 
 import csv
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from atdkit.store import write_file
 from atdkit.pipelines.statistics.plots import png
+from atdkit.store import write_file
 
 COLUMNS = ("step", "epoch", "loss", "lr", "val_psnr")
 
@@ -36,8 +37,14 @@ class History:
 
     def state(self) -> dict:
         """Plain lists (what a weights_only checkpoint may hold)."""
-        return {"steps": self.steps, "epochs": self.epochs, "losses": self.losses, "lrs": self.lrs,
-                "val_steps": list(self.validations), "val_psnr": list(self.validations.values())}
+        return {
+            "steps": self.steps,
+            "epochs": self.epochs,
+            "losses": self.losses,
+            "lrs": self.lrs,
+            "val_steps": list(self.validations),
+            "val_psnr": list(self.validations.values()),
+        }
 
     def write(self, run_dir: Path, plot: bool = True) -> None:
         """history.csv (one row per step; val_psnr on the steps validated) and, with ``plot``, training.png."""
@@ -62,14 +69,22 @@ class History:
             window = max(1, min(len(self.losses) // 20, 200))
             if window > 1:
                 smooth = np.convolve(self.losses, np.ones(window) / window, mode="valid")
-                loss_axes.plot(self.steps[window - 1:], smooth, color="#2e86ab", linewidth=1.6, label=f"mean of {window}")
+                loss_axes.plot(
+                    self.steps[window - 1 :], smooth, color="#2e86ab", linewidth=1.6, label=f"mean of {window}"
+                )
             loss_axes.legend(loc="upper right")
         loss_axes.set(title="training loss (L1)", xlabel="step", ylabel="L1")
         finite = {step: psnr for step, psnr in sorted(self.validations.items()) if math.isfinite(psnr)}
         if finite:
             psnr_axes.plot(list(finite), list(finite.values()), marker="o", color="#d1495b")
             best = max(finite, key=finite.get)
-            psnr_axes.annotate(f"best {finite[best]:.2f} dB", (best, finite[best]), textcoords="offset points", xytext=(0, 8), ha="center")
+            psnr_axes.annotate(
+                f"best {finite[best]:.2f} dB",
+                (best, finite[best]),
+                textcoords="offset points",
+                xytext=(0, 8),
+                ha="center",
+            )
         psnr_axes.set(title="validation PSNR", xlabel="step", ylabel="PSNR (dB)")
         for axes in (loss_axes, psnr_axes):
             axes.grid(alpha=0.3)

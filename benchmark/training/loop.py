@@ -12,6 +12,7 @@ by PSNR. On CUDA the steps run under autocast (fp16) with gradient scaling; unde
 each process trains on its share of every batch and DistributedDataParallel averages the
 gradients. Checkpoints, history and plot: :mod:`.checkpoints` and :mod:`.history`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,17 +31,24 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 
 import atdkit
-from atdkit.store import Dataset, DatasetBusyError
 from atdkit.benchmark import methods as registry
 from atdkit.benchmark.checkpoint import CheckpointError
 from atdkit.benchmark.harness import device_name, fit_inputs
 from atdkit.benchmark.methods import Method, MethodError, TrainingFlows
 from atdkit.benchmark.training import checkpoints, distributed
-from atdkit.benchmark.training.data import TrainingCrops, TrainingData, TrainingOrder, WholeTriplets, load_frames, open_training_data
+from atdkit.benchmark.training.data import (
+    TrainingCrops,
+    TrainingData,
+    TrainingOrder,
+    WholeTriplets,
+    load_frames,
+    open_training_data,
+)
 from atdkit.benchmark.training.distributed import Ranks
 from atdkit.benchmark.training.history import History
 from atdkit.benchmark.training.schedule import Schedule, parse_schedule
 from atdkit.benchmark.training.settings import LR_FINE_TUNING, LR_FROM_SCRATCH, TrainError, TrainSettings
+from atdkit.store import Dataset, DatasetBusyError
 
 
 @dataclass
@@ -69,12 +77,15 @@ def trainable_method(method: str | Method) -> Method:
         except MethodError:
             raise TrainError(f"unknown method {method!r}; trainable methods: {', '.join(trainable_names())}") from None
     if method.trainable is None:
-        raise TrainError(f"method {method.name} declares no network to train; trainable methods: {', '.join(trainable_names())}")
+        raise TrainError(
+            f"method {method.name} declares no network to train; trainable methods: {', '.join(trainable_names())}"
+        )
     return method
 
 
 def starting_weights(method: Method, given: dict[str, Path]) -> dict[str, Path]:
-    """The starting weight files given with --weights, found and checked (an atdkit-train checkpoint of another method is refused)."""
+    """The starting weight files given with --weights, found and checked (an atdkit-train checkpoint
+    of another method is refused)."""
     flows = method.trainable.flows
     allowed = [weight.key for weight in (*method.trainable.starts, *(flows.weights if flows else ()))]
     for key in given:
@@ -97,27 +108,44 @@ def one_line(error: Exception) -> str:
 class Trainer:
     """A network with its optimizer, learning-rate schedule and gradient scaler: training steps and validation."""
 
-    def __init__(self, method: Method, network: torch.nn.Module, device: torch.device, lr: float, schedule: Schedule,
-                 amp: bool, ranks: Ranks = Ranks()):
+    def __init__(
+        self,
+        method: Method,
+        network: torch.nn.Module,
+        device: torch.device,
+        lr: float,
+        schedule: Schedule,
+        amp: bool,
+        ranks: Ranks = Ranks(),
+    ):
         self.method, self.network, self.device, self.amp, self.ranks = method, network, device, amp, ranks
         self.optimizer = torch.optim.Adam([p for p in network.parameters() if p.requires_grad], lr=lr)
         self.scheduler = LambdaLR(self.optimizer, lambda step: schedule.factor(step))
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp)
         self.forward = method.trainable.forward or (lambda net, frame1, frame3, flows: net(frame1, frame3, flows))
         self.trained = network
-        if ranks.world > 1:  # a static graph: parameters a forward pass never uses (AnimeInterp's attention2) are allowed
-            self.trained = DistributedDataParallel(network, device_ids=[device.index] if device.type == "cuda" else None,
-                                                   static_graph=True)
+        if (
+            ranks.world > 1
+        ):  # a static graph: parameters a forward pass never uses (AnimeInterp's attention2) are allowed
+            self.trained = DistributedDataParallel(
+                network, device_ids=[device.index] if device.type == "cuda" else None, static_graph=True
+            )
 
     @property
     def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
     def inputs(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """frame1, frame2, frame3 as float (B, 3, H, W) in [0, 1] on the device, and the flows (B, 2, 2, H, W) or None."""
+        """frame1, frame2, frame3 as float (B, 3, H, W) in [0, 1] on the device, and the flows
+        (B, 2, 2, H, W) or None."""
         frames = batch["frames"].to(self.device, non_blocking=True).float().div_(255)
         flows = batch.get("flows")
-        return frames[:, 0], frames[:, 1], frames[:, 2], None if flows is None else flows.to(self.device, non_blocking=True)
+        return (
+            frames[:, 0],
+            frames[:, 1],
+            frames[:, 2],
+            None if flows is None else flows.to(self.device, non_blocking=True),
+        )
 
     def predict(self, network, frame1: torch.Tensor, frame3: torch.Tensor, flows: torch.Tensor | None) -> torch.Tensor:
         """The middle frames (float32, unclamped), the inputs fitted to the method's rule and the output restored."""
@@ -158,15 +186,25 @@ class Trainer:
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)
         for batch in batches:
             frame1, frame2, frame3, flows = self.inputs(batch)
-            error = (self.predict(self.network, frame1, frame3, flows).clamp(0, 1) - frame2).square().mean(dim=(1, 2, 3))
-            totals += torch.stack([(-10 * torch.log10(error.clamp_min(1e-10))).sum().double(), torch.tensor(len(error), device=self.device)])
+            error = (
+                (self.predict(self.network, frame1, frame3, flows).clamp(0, 1) - frame2).square().mean(dim=(1, 2, 3))
+            )
+            totals += torch.stack(
+                [
+                    (-10 * torch.log10(error.clamp_min(1e-10))).sum().double(),
+                    torch.tensor(len(error), device=self.device),
+                ]
+            )
         self.network.train()
         psnr_sum, count = distributed.summed(totals, self.ranks).tolist()
         return psnr_sum / max(count, 1)
 
     def state(self) -> dict:
-        return {"optimizer_state_dict": self.optimizer.state_dict(), "scheduler_state_dict": self.scheduler.state_dict(),
-                "scaler_state_dict": self.scaler.state_dict()}
+        return {
+            "optimizer_state_dict": self.optimizer.state_dict(),
+            "scheduler_state_dict": self.scheduler.state_dict(),
+            "scaler_state_dict": self.scaler.state_dict(),
+        }
 
     def load_state(self, checkpoint: dict) -> None:
         self.network.load_state_dict(checkpoint[checkpoints.MODEL])
@@ -175,13 +213,21 @@ class Trainer:
         self.scaler.load_state_dict(checkpoint["scaler_state_dict"])
 
 
-def train(method: str | Method, data: str | Path, out: str | Path, settings: TrainSettings = TrainSettings(), *,
-          weights: dict[str, Path] | None = None, options: dict[str, object] | None = None, resume: bool = False,
-          console: Console | None = None) -> TrainReport:
+def train(
+    method: str | Method,
+    data: str | Path,
+    out: str | Path,
+    settings: TrainSettings = TrainSettings(),
+    *,
+    weights: dict[str, Path] | None = None,
+    options: dict[str, object] | None = None,
+    resume: bool = False,
+    console: Console | None = None,
+) -> TrainReport:
     """Train ``method``'s network on the atdkit dataset ``data`` into the run folder ``out`` (see the module doc).
 
-    ``weights``: starting weight files by key, and those the network's flows need (SGM's ``vgg19``).
-    ``options``: the method's run option values by key (e.g. ``{"no_sgm": True}``). Raises TrainError (one
+    ``weights``: starting weight files by key, and those the network's flows need.
+    ``options``: the method's run option values by key (``Option.key``). Raises TrainError (one
     line) when the run cannot start or go on; a run interrupted at any point continues with ``resume``.
     """
     console = console or Console(stderr=True)
@@ -193,8 +239,18 @@ def train(method: str | Method, data: str | Path, out: str | Path, settings: Tra
         raise TrainError(str(error)) from None
     ranks, device = distributed.start(settings.device)
     try:
-        return Run(method, Path(data), Path(out), settings, {key: Path(path) for key, path in (weights or {}).items()},
-                   resume, ranks, device, console, declared.trainable.flows).go()
+        return Run(
+            method,
+            Path(data),
+            Path(out),
+            settings,
+            {key: Path(path) for key, path in (weights or {}).items()},
+            resume,
+            ranks,
+            device,
+            console,
+            declared.trainable.flows,
+        ).go()
     finally:
         distributed.stop()
 
@@ -202,20 +258,44 @@ def train(method: str | Method, data: str | Path, out: str | Path, settings: Tra
 class Run:
     """One call of :func:`train`: the checks, then the steps."""
 
-    def __init__(self, method: Method, data: Path, out: Path, settings: TrainSettings, given: dict[str, Path], resume: bool,
-                 ranks: Ranks, device: torch.device, console: Console, declared_flows: TrainingFlows | None = None):
-        self.method, self.out, self.settings, self.ranks, self.device, self.console = method, out, settings, ranks, device, console
+    def __init__(
+        self,
+        method: Method,
+        data: Path,
+        out: Path,
+        settings: TrainSettings,
+        given: dict[str, Path],
+        resume: bool,
+        ranks: Ranks,
+        device: torch.device,
+        console: Console,
+        declared_flows: TrainingFlows | None = None,
+    ):
+        self.method, self.out, self.settings, self.ranks, self.device, self.console = (
+            method,
+            out,
+            settings,
+            ranks,
+            device,
+            console,
+        )
         self.declared_flows = declared_flows  # the method's flows before the run's options (which may turn them off)
         self.flows = method.trainable.flows
         self.starts = starting_weights(method, given)
         self.data: TrainingData = open_training_data(data, settings.val_fraction, settings.seed)
         self.fingerprint = self.data.fingerprint()
         if settings.batch_size % ranks.world:
-            raise TrainError(f"--batch-size {settings.batch_size} does not divide among the {ranks.world} processes torchrun started")
+            raise TrainError(
+                f"--batch-size {settings.batch_size} does not divide among the {ranks.world} processes torchrun started"
+            )
         if settings.accumulate > settings.batch_size // ranks.world:
-            raise TrainError(f"--accumulate {settings.accumulate} is more micro-batches than the {settings.batch_size // ranks.world} "
-                             "triplets each process takes per step")
-        self.steps_per_epoch = TrainingOrder(len(self.data.train), settings.batch_size, settings.seed, 0, 0).steps_per_epoch
+            raise TrainError(
+                f"--accumulate {settings.accumulate} is more micro-batches than the "
+                f"{settings.batch_size // ranks.world} triplets each process takes per step"
+            )
+        self.steps_per_epoch = TrainingOrder(
+            len(self.data.train), settings.batch_size, settings.seed, 0, 0
+        ).steps_per_epoch
         self.target = settings.target_steps(self.steps_per_epoch)
         try:
             self.schedule = parse_schedule(settings.schedule, self.steps_per_epoch, self.target)
@@ -224,10 +304,14 @@ class Run:
         fine_tuning = method.trainable.weights_key in self.starts
         self.lr = settings.lr or (LR_FINE_TUNING if fine_tuning else LR_FROM_SCRATCH)
         self.amp = settings.amp and device.type == "cuda"
-        self.recorded = settings.recorded(self.lr, self.schedule.spec(), self.flows.describe if self.flows else None, self.amp)
+        self.recorded = settings.recorded(
+            self.lr, self.schedule.spec(), self.flows.describe if self.flows else None, self.amp
+        )
         self.last = checkpoints.read_last(out, method.name, self.recorded, self.fingerprint) if resume else None
         if not resume and (out / checkpoints.LAST).exists():
-            raise TrainError(f"{out / checkpoints.LAST} exists: {out} holds a run; continue it with --resume or choose another --out")
+            raise TrainError(
+                f"{out / checkpoints.LAST} exists: {out} holds a run; continue it with --resume or choose another --out"
+            )
         self.flow_weights = self._flow_weights(given) if self.flows else {}
 
     def _flow_weights(self, given: dict[str, Path]) -> dict[str, Path]:
@@ -237,8 +321,10 @@ class Run:
             path = registry.locate(weight, given)
             if path is None:
                 off = [option.flag for option in self.method.options if option.switch and "train" in option.commands]
-                raise TrainError(f"{registry.missing_message(self.method, weight, given)} (for its {self.flows.describe})"
-                                 + (f"; or train without them: {off[0]}" if off else ""))
+                raise TrainError(
+                    f"{registry.missing_message(self.method, weight, given)} (for its {self.flows.describe})"
+                    + (f"; or train without them: {off[0]}" if off else "")
+                )
             paths[weight.key] = path
         return paths
 
@@ -255,8 +341,13 @@ class Run:
                 with Progress(*columns, console=self.console, transient=True, disable=not self.ranks.main) as progress:
                     task = progress.add_task("flows", total=len(items))
                     try:
-                        folders = self.flows.prepare(items, self.flow_weights, self.device, self.data.root,
-                                                     lambda: progress.advance(task))
+                        folders = self.flows.prepare(
+                            items,
+                            self.flow_weights,
+                            self.device,
+                            self.data.root,
+                            lambda: progress.advance(task),  # noqa: B023 (called in this turn)
+                        )
                     except (MethodError, CheckpointError, ValueError, OSError) as error:
                         raise TrainError(one_line(error)) from None
             distributed.barrier(self.ranks)
@@ -275,7 +366,9 @@ class Run:
     def _train(self) -> TrainReport:
         settings, ranks, console = self.settings, self.ranks, self.console
         self.flow_folders = self._flow_folders()
-        torch.backends.cudnn.benchmark = self.device.type == "cuda"  # fixed crop and frame sizes: let cuDNN pick its fastest kernels
+        torch.backends.cudnn.benchmark = (
+            self.device.type == "cuda"
+        )  # fixed crop and frame sizes: let cuDNN pick its fastest kernels
         torch.manual_seed(settings.seed)
         try:
             network = self.method.trainable.build(self.starts).to(self.device).train()
@@ -283,7 +376,11 @@ class Run:
             raise TrainError(str(error)) from None
         trainer = Trainer(self.method, network, self.device, self.lr, self.schedule, self.amp, ranks)
         history, step = History(), 0
-        info = {"best_val_psnr": None, "best_step": None, "started_from": {key: str(path) for key, path in self.starts.items()}}
+        info = {
+            "best_val_psnr": None,
+            "best_step": None,
+            "started_from": {key: str(path) for key, path in self.starts.items()},
+        }
         if self.last is not None:
             trainer.load_state(self.last)
             history, info = History(self.last["history"]), self.last[checkpoints.TRAINING]
@@ -291,15 +388,27 @@ class Run:
         self.best, self.best_step, self.started_from = info["best_val_psnr"], info["best_step"], info["started_from"]
         if ranks.main:
             self._describe(step)
-        order = TrainingOrder(len(self.data.train), settings.batch_size, settings.seed, step, self.target, ranks.rank, ranks.world)
-        loader = DataLoader(TrainingCrops(self.data.train, settings.size, settings.crop, self.flow_folders), sampler=order,
-                            batch_size=settings.batch_size // ranks.world, num_workers=settings.workers,
-                            pin_memory=self.device.type == "cuda", generator=torch.Generator().manual_seed(settings.seed))
+        order = TrainingOrder(
+            len(self.data.train), settings.batch_size, settings.seed, step, self.target, ranks.rank, ranks.world
+        )
+        loader = DataLoader(
+            TrainingCrops(self.data.train, settings.size, settings.crop, self.flow_folders),
+            sampler=order,
+            batch_size=settings.batch_size // ranks.world,
+            num_workers=settings.workers,
+            pin_memory=self.device.type == "cuda",
+            generator=torch.Generator().manual_seed(settings.seed),
+        )
         if self.last is not None:
             checkpoints.set_rng_state(self.last["rng_state"])
         first, started = step, time.perf_counter()
-        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-                   TimeRemainingColumn())
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=console, disable=not ranks.main) as progress:
             task = progress.add_task(f"training {self.method.name}", total=self.target, completed=step, status="")
             batches = iter(loader)
@@ -312,8 +421,10 @@ class Run:
                 loss = float(distributed.summed(trainer.step(batch, settings.accumulate), ranks)) / ranks.world
                 step += 1
                 if not math.isfinite(loss):
-                    raise TrainError(f"the training loss is {loss} at step {step}: training diverged (a lower --lr may help); "
-                                     f"{self.out / checkpoints.LAST} keeps the last good state")
+                    raise TrainError(
+                        f"the training loss is {loss} at step {step}: training diverged (a lower --lr may help); "
+                        f"{self.out / checkpoints.LAST} keeps the last good state"
+                    )
                 history.add_step(step, (step - 1) // self.steps_per_epoch + 1, loss, lr)
                 if step % self.steps_per_epoch == 0 or step == self.target:
                     self._validate_and_save(trainer, history, step)
@@ -321,15 +432,31 @@ class Run:
                     self._save_last(trainer, history, step, plot=False)
                 rate = (step - first) * settings.batch_size / (time.perf_counter() - started)
                 best = f", best {self.best:.2f} dB" if self.best is not None else ""
-                progress.update(task, completed=step, status=f"loss {loss:.4f}, lr {lr:.2g}, {rate:.1f} samples/s{best}")
+                progress.update(
+                    task, completed=step, status=f"loss {loss:.4f}, lr {lr:.2g}, {rate:.1f} samples/s{best}"
+                )
         seconds = time.perf_counter() - started
-        distributed.barrier(ranks)  # every process leaves together (gloo aborts one that exits while another still writes)
+        distributed.barrier(
+            ranks
+        )  # every process leaves together (gloo aborts one that exits while another still writes)
         if step == first and ranks.main:
-            console.print(f"{self.out / checkpoints.LAST}: already at step {step}, the end asked (--steps/--epochs); nothing to do",
-                          highlight=False)
-        return TrainReport(self.out, self.method.name, self.method.trainable.weights_key, step, step // self.steps_per_epoch,
-                           self.best, self.best_step, (step - first) * settings.batch_size / seconds if step > first else None,
-                           first if self.last is not None else None, ranks.main)
+            console.print(
+                f"{self.out / checkpoints.LAST}: already at step {step}, "
+                "the end asked (--steps/--epochs); nothing to do",
+                highlight=False,
+            )
+        return TrainReport(
+            self.out,
+            self.method.name,
+            self.method.trainable.weights_key,
+            step,
+            step // self.steps_per_epoch,
+            self.best,
+            self.best_step,
+            (step - first) * settings.batch_size / seconds if step > first else None,
+            first if self.last is not None else None,
+            ranks.main,
+        )
 
     def _describe(self, step: int) -> None:
         settings = self.settings
@@ -338,28 +465,49 @@ class Run:
         processes = f", {self.ranks.world} processes" if self.ranks.world > 1 else ""
         parts = f" in {settings.accumulate} micro-batches" if settings.accumulate > 1 else ""
         declared = self.declared_flows
-        inputs = f"{self.flows.describe}, " if self.flows else (f"zero flows instead of its {declared.describe.split(',')[0]}, "
-                                                                if declared else "")
+        inputs = (
+            f"{self.flows.describe}, "
+            if self.flows
+            else (f"zero flows instead of its {declared.describe.split(',')[0]}, " if declared else "")
+        )
         self.console.print(
             f"training {self.method.name} on {self.data.describe()}; frames {settings.size[0]}x{settings.size[1]}, "
-            f"crops {settings.crop}x{settings.crop}, batch {settings.batch_size}{parts}, {self.steps_per_epoch} steps per epoch, "
+            f"crops {settings.crop}x{settings.crop}, batch {settings.batch_size}{parts}, "
+            f"{self.steps_per_epoch} steps per epoch, "
             f"lr {self.lr:g} ({self.schedule.spec()}), from {start}, {inputs}{precision} "
-            f"on {device_name(self.device)}{processes}", highlight=False, soft_wrap=True)
+            f"on {device_name(self.device)}{processes}",
+            highlight=False,
+            soft_wrap=True,
+        )
         if self.last is not None:
-            self.console.print(f"resuming {self.out / checkpoints.LAST} at step {step} of {self.target}", highlight=False)
+            self.console.print(
+                f"resuming {self.out / checkpoints.LAST} at step {step} of {self.target}", highlight=False
+            )
 
     def _provenance(self, step: int, val_psnr: float | None) -> dict:
         return {
-            "method": self.method.name, "weights_key": self.method.trainable.weights_key,
-            "steps": step, "epochs": step // self.steps_per_epoch, "steps_per_epoch": self.steps_per_epoch,
-            "dataset": str(self.data.root.resolve()), "dataset_fingerprint": self.fingerprint,
-            "train_triplets": len(self.data.train), "val_triplets": len(self.data.val), "validation": self.data.validation,
-            "val_psnr": val_psnr, "best_val_psnr": self.best, "best_step": self.best_step,
-            "settings": self.recorded, "started_from": self.started_from,
-            "atdkit": atdkit.__version__, "torch": str(torch.__version__),
+            "method": self.method.name,
+            "weights_key": self.method.trainable.weights_key,
+            "steps": step,
+            "epochs": step // self.steps_per_epoch,
+            "steps_per_epoch": self.steps_per_epoch,
+            "dataset": str(self.data.root.resolve()),
+            "dataset_fingerprint": self.fingerprint,
+            "train_triplets": len(self.data.train),
+            "val_triplets": len(self.data.val),
+            "validation": self.data.validation,
+            "val_psnr": val_psnr,
+            "best_val_psnr": self.best,
+            "best_step": self.best_step,
+            "settings": self.recorded,
+            "started_from": self.started_from,
+            "atdkit": atdkit.__version__,
+            "torch": str(torch.__version__),
         }
 
-    def _save_last(self, trainer: Trainer, history: History, step: int, plot: bool, val_psnr: float | None = None) -> None:
+    def _save_last(
+        self, trainer: Trainer, history: History, step: int, plot: bool, val_psnr: float | None = None
+    ) -> None:
         if not self.ranks.main:
             return
         resume_state = {**trainer.state(), "rng_state": checkpoints.rng_state(), "history": history.state()}
@@ -367,10 +515,14 @@ class Run:
         history.write(self.out, plot)
 
     def _validate_and_save(self, trainer: Trainer, history: History, step: int) -> None:
-        """Validate; best.pt when the PSNR is the best yet (written before last.pt, which records it as best); last.pt."""
-        loader = DataLoader(WholeTriplets(self.data.val[self.ranks.rank::self.ranks.world], self.settings.size, self.flow_folders),
-                            batch_size=self.settings.batch_size // self.ranks.world, num_workers=self.settings.workers,
-                            generator=torch.Generator())  # not the global generator: validating must not change the run's randomness
+        """Validate; best.pt when the PSNR is the best yet (written before last.pt, which records it as
+        best); last.pt."""
+        loader = DataLoader(
+            WholeTriplets(self.data.val[self.ranks.rank :: self.ranks.world], self.settings.size, self.flow_folders),
+            batch_size=self.settings.batch_size // self.ranks.world,
+            num_workers=self.settings.workers,
+            generator=torch.Generator(),
+        )  # not the global generator: validating must not change the run's randomness
         try:
             psnr = trainer.validate(loader)
         except (ValueError, OSError) as error:
@@ -385,7 +537,9 @@ class Run:
         if self.ranks.main:
             epoch = step / self.steps_per_epoch
             where = f"epoch {epoch:g}" if epoch == int(epoch) else f"step {step} (epoch {epoch:.2f})"
-            recent = history.losses[-self.steps_per_epoch:]
-            self.console.print(f"{where}: training loss {sum(recent) / len(recent):.4f}, validation PSNR {psnr:.2f} dB"
-                               f"{' (best: best.pt)' if better else f' (best {self.best:.2f} dB at step {self.best_step})'}",
-                               highlight=False)
+            recent = history.losses[-self.steps_per_epoch :]
+            self.console.print(
+                f"{where}: training loss {sum(recent) / len(recent):.4f}, validation PSNR {psnr:.2f} dB"
+                f"{' (best: best.pt)' if better else f' (best {self.best:.2f} dB at step {self.best_step})'}",
+                highlight=False,
+            )

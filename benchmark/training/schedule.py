@@ -8,6 +8,7 @@
 
 Epochs may be fractional; they are converted to steps (at least 1).
 """
+
 from __future__ import annotations
 
 import math
@@ -40,7 +41,9 @@ class Schedule:
     def spec(self) -> str:
         """The schedule as recorded: resumed runs must give the same (cosine names its length in steps)."""
         numbers = ",".join(f"{epoch:g}" for epoch in self.epochs)
-        return {"constant": "constant", "cosine": f"cosine:{self.total_steps}"}.get(self.kind, f"{self.kind}:{numbers}:{self.gamma:g}")
+        return {"constant": "constant", "cosine": f"cosine:{self.total_steps}"}.get(
+            self.kind, f"{self.kind}:{numbers}:{self.gamma:g}"
+        )
 
 
 def parse_schedule(text: str, steps_per_epoch: int, total_steps: int) -> Schedule:

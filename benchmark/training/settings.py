@@ -5,6 +5,7 @@ share, seed, the network's flows, precision) are recorded in every checkpoint; `
 continue a run under different ones. How long to train, how often to save, the workers, the
 micro-batches and the device may change between a run and its resumption.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,12 @@ class TrainSettings:
     size: tuple[int, int] = PAPER_SIZE  # (W, H) frames are rescaled to
     crop: int = PAPER_CROP  # side of the square training crops
     batch_size: int = PAPER_BATCH  # triplets per step, over all processes
-    accumulate: int = 1  # micro-batches each process splits its share of a step into (gradients accumulated): less memory, same step
-    lr: float | None = None  # None: LR_FINE_TUNING with a starting checkpoint of the whole network, else LR_FROM_SCRATCH
+    accumulate: int = (
+        1  # micro-batches each process splits its share of a step into (gradients accumulated): less memory, same step
+    )
+    lr: float | None = (
+        None  # None: LR_FINE_TUNING with a starting checkpoint of the whole network, else LR_FROM_SCRATCH
+    )
     schedule: str = "constant"  # see atdkit.benchmark.training.schedule
     steps: int | None = None  # train until this many steps ...
     epochs: int | None = None  # ... or epochs (DEFAULT_EPOCHS when neither is given)
@@ -43,15 +48,21 @@ class TrainSettings:
         width, height = self.size
         problems = [
             (self.crop < 1, f"--crop must be at least 1, got {self.crop}"),
-            (self.crop > min(width, height),
-             f"--crop {self.crop} is larger than the training frames ({width}x{height}, --size): crops must fit inside them"),
+            (
+                self.crop > min(width, height),
+                f"--crop {self.crop} is larger than the training frames ({width}x{height}, --size): "
+                "crops must fit inside them",
+            ),
             (self.batch_size < 1, f"--batch-size must be at least 1, got {self.batch_size}"),
             (self.accumulate < 1, f"--accumulate must be at least 1, got {self.accumulate}"),
             (self.lr is not None and not self.lr > 0, f"--lr must be positive, got {self.lr}"),
             (self.steps is not None and self.steps < 1, f"--steps must be at least 1, got {self.steps}"),
             (self.epochs is not None and self.epochs < 1, f"--epochs must be at least 1, got {self.epochs}"),
             (self.steps is not None and self.epochs is not None, "give --steps or --epochs, not both"),
-            (not 0 < self.val_fraction < 1, f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}"),
+            (
+                not 0 < self.val_fraction < 1,
+                f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}",
+            ),
             (self.save_every < 1, f"--save-every must be at least 1, got {self.save_every}"),
             (self.workers < 0, f"--workers must be 0 or more, got {self.workers}"),
         ]
@@ -66,12 +77,26 @@ class TrainSettings:
     def recorded(self, lr: float, schedule: str, flows: str | None, amp: bool) -> dict:
         """The settings that decide the numbers, as resolved for this run (what a resumed run must repeat)."""
         return {
-            "size": list(self.size), "crop": self.crop, "batch_size": self.batch_size, "lr": lr, "schedule": schedule,
-            "val_fraction": self.val_fraction, "seed": self.seed, "flows": flows, "mixed_precision": amp,
+            "size": list(self.size),
+            "crop": self.crop,
+            "batch_size": self.batch_size,
+            "lr": lr,
+            "schedule": schedule,
+            "val_fraction": self.val_fraction,
+            "seed": self.seed,
+            "flows": flows,
+            "mixed_precision": amp,
         }
 
 
 OPTIONS = {  # recorded setting -> the option that sets it, for messages
-    "size": "--size", "crop": "--crop", "batch_size": "--batch-size", "lr": "--lr", "schedule": "--schedule",
-    "val_fraction": "--val-fraction", "seed": "--seed", "flows": "the method's options", "mixed_precision": "--no-amp / --device",
+    "size": "--size",
+    "crop": "--crop",
+    "batch_size": "--batch-size",
+    "lr": "--lr",
+    "schedule": "--schedule",
+    "val_fraction": "--val-fraction",
+    "seed": "--seed",
+    "flows": "the method's options",
+    "mixed_precision": "--no-amp / --device",
 }

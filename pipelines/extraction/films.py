@@ -1,4 +1,5 @@
 """From the user's paths to the list of films: globs and folders expanded, stable ids, series."""
+
 from __future__ import annotations
 
 import csv

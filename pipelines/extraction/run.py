@@ -4,6 +4,7 @@ The films are processed as units of work on an executor (:mod:`atdkit.pipelines.
 process pool or a Ray cluster); this process, the driver, shows one progress bar, merges the
 per-film tables into ``triplets.parquet`` and ``sources.parquet`` and tallies what each node did.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,14 +13,14 @@ from pathlib import Path
 import pyarrow as pa
 from rich.console import Console
 
+from atdkit.pipelines.executors import ExecutorChoice, NodeTally
+from atdkit.pipelines.extraction.films import Film, InputError, content_hash, expand_paths, identify, read_series_map
+from atdkit.pipelines.extraction.scan import ExtractSettings, merge_tables
+from atdkit.pipelines.extraction.selection import Band, RedundancyPolicy
+from atdkit.pipelines.extraction.units import extract_films
 from atdkit.progress import RunProgress
 from atdkit.sizes import parse_size
 from atdkit.store import Dataset, DatasetError
-from atdkit.pipelines.executors import ExecutorChoice, NodeTally
-from atdkit.pipelines.extraction.scan import ExtractSettings, merge_tables
-from atdkit.pipelines.extraction.units import extract_films
-from atdkit.pipelines.extraction.films import Film, InputError, content_hash, expand_paths, identify, read_series_map
-from atdkit.pipelines.extraction.selection import Band, RedundancyPolicy
 
 __all__ = ["InputError", "RunReport", "extract", "refilter"]
 
@@ -52,7 +53,10 @@ def settings_from(options: dict, recorded: dict | None = None) -> ExtractSetting
 
     return ExtractSettings(
         intervals=pick("intervals", lambda r: tuple(r["intervals"]), default.intervals),
-        band=Band(pick("ssim_low", lambda r: r["ssim_low"], default.band.low), pick("ssim_high", lambda r: r["ssim_high"], default.band.high)),
+        band=Band(
+            pick("ssim_low", lambda r: r["ssim_low"], default.band.low),
+            pick("ssim_high", lambda r: r["ssim_high"], default.band.high),
+        ),
         redundancy=RedundancyPolicy(
             pick("min_gap", lambda r: r["min_gap"], default.redundancy.min_gap),
             pick("min_change", lambda r: r["min_change"], default.redundancy.min_change),
@@ -64,8 +68,15 @@ def settings_from(options: dict, recorded: dict | None = None) -> ExtractSetting
     )
 
 
-def extract(paths: list[str], dataset: Dataset, options: dict, executor: ExecutorChoice, console: Console,
-            series: str | None = None, series_map: Path | None = None) -> RunReport:
+def extract(
+    paths: list[str],
+    dataset: Dataset,
+    options: dict,
+    executor: ExecutorChoice,
+    console: Console,
+    series: str | None = None,
+    series_map: Path | None = None,
+) -> RunReport:
     """``options``: the settings (see :func:`settings_from`) and ``split_frames``, the length
     above which a film is scanned in frame ranges of that many frames."""
     executor.check()
@@ -77,7 +88,9 @@ def extract(paths: list[str], dataset: Dataset, options: dict, executor: Executo
         films, notes = identify(files, known, series, mapping)
         for note in notes:
             console.print(f"note: {note}", highlight=False)
-        return _run(dataset, [(film, settings) for film in films], executor, console, input_errors, options.get("split_frames"))
+        return _run(
+            dataset, [(film, settings) for film in films], executor, console, input_errors, options.get("split_frames")
+        )
 
 
 def refilter(dataset: Dataset, options: dict, executor: ExecutorChoice, console: Console) -> RunReport:
@@ -103,8 +116,14 @@ def _recorded_sources(dataset: Dataset) -> list[dict]:
         raise InputError(str(error)) from None
 
 
-def _run(dataset: Dataset, jobs: list[tuple[Film, ExtractSettings]], choice: ExecutorChoice, console: Console,
-         input_errors: list[str], split_frames: int | None) -> RunReport:
+def _run(
+    dataset: Dataset,
+    jobs: list[tuple[Film, ExtractSettings]],
+    choice: ExecutorChoice,
+    console: Console,
+    input_errors: list[str],
+    split_frames: int | None,
+) -> RunReport:
     progress, nodes, rows = RunProgress(console, len(jobs)), NodeTally(), []
     with choice.open(progress) as executor, progress:
         for row in extract_films(jobs, dataset, executor, split_frames, nodes):
@@ -115,4 +134,3 @@ def _run(dataset: Dataset, jobs: list[tuple[Film, ExtractSettings]], choice: Exe
     dataset.sweep_temporaries()  # of workers killed mid-unit, whose units ran again
     triplets, all_sources = merge_tables(dataset)
     return RunReport(dataset, rows, triplets, all_sources, input_errors, nodes)
-

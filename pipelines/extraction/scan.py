@@ -25,32 +25,34 @@ judged; it records its candidates with their band verdicts and its frames' index
 and runs the selection once over the whole film, exactly as for an unsplit scan; the kept
 triplets' frames are then written range by range (:func:`write_frames`).
 """
+
 from __future__ import annotations
 
 import threading
 import time
 import traceback
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from atdkit import schema
-from atdkit import images
+from atdkit import images, schema
+from atdkit.pipelines.extraction.films import Film
+from atdkit.pipelines.extraction.selection import THUMBNAIL_SIZE, Band, RedundancyFilter, RedundancyPolicy, thumbnail
 from atdkit.sizes import fit_into, format_size
 from atdkit.ssim import MIN_SIDE, LumaStats, PairSSIM
 from atdkit.store import Dataset, TableWriter, read_table, remove, replace_dir, temporary_sibling, write_table
 from atdkit.video import DecodedFrame, VideoError, open_video
-from atdkit.pipelines.extraction.films import Film
-from atdkit.pipelines.extraction.selection import THUMBNAIL_SIZE, Band, RedundancyFilter, RedundancyPolicy, thumbnail
 
-Progress = Callable[[str, str, float], None]  # ("start", source_id, frames expected) or ("advance", source_id, frames done)
+Progress = Callable[
+    [str, str, float], None
+]  # ("start", source_id, frames expected) or ("advance", source_id, frames done)
 PAIR_ORDER = ((0, 1), (1, 2), (0, 2))  # positions within a triplet, in the order they are checked
 ANALYSIS_BOX = (320, 180)  # the box the luma is fitted into for SSIM, by default
 
@@ -122,7 +124,9 @@ class TripletWriter:
         tmp = temporary_sibling(final)
         tmp.mkdir(parents=True)
         for number, rgb in enumerate(rgb_frames, start=1):
-            (tmp / f"frame{number}.png").write_bytes(images.encode(images.resize(rgb, self._resize) if self._resize else rgb, ".png"))
+            (tmp / f"frame{number}.png").write_bytes(
+                images.encode(images.resize(rgb, self._resize) if self._resize else rgb, ".png")
+            )
         replace_dir(tmp, final)
 
     def close(self) -> None:
@@ -163,13 +167,23 @@ class Selection:
         frames = [start, start + stride, start + 2 * stride]
         verdict = reason or ("kept" if self.redundancy.keep(start, thumbnail_of(frames[1])) else "redundant")
         self.counts[verdict] += 1
-        self.verdicts.append(dict(start=start, interval=interval, ssim_12=ssims[0], ssim_23=ssims[1], ssim_13=ssims[2], verdict=verdict))
+        self.verdicts.append(
+            dict(start=start, interval=interval, ssim_12=ssims[0], ssim_23=ssims[1], ssim_13=ssims[2], verdict=verdict)
+        )
         if verdict != "kept":
             return None
         row = dict(
-            triplet_id=triplet_id(self.film.source_id, start, interval), source_id=self.film.source_id, series=self.film.series,
-            frames=frames, interval=interval, timestamps=[time_of(i) for i in frames],
-            ssim_12=ssims[0], ssim_23=ssims[1], ssim_13=ssims[2], width=self.out_size[0], height=self.out_size[1],
+            triplet_id=triplet_id(self.film.source_id, start, interval),
+            source_id=self.film.source_id,
+            series=self.film.series,
+            frames=frames,
+            interval=interval,
+            timestamps=[time_of(i) for i in frames],
+            ssim_12=ssims[0],
+            ssim_23=ssims[1],
+            ssim_13=ssims[2],
+            width=self.out_size[0],
+            height=self.out_size[1],
         )
         self.kept.append(row)
         return row
@@ -186,7 +200,9 @@ class BandVerdicts:
     def decide(self, start: int, interval: int, ssims: list, reason: str | None, thumbnail_of, time_of) -> None:
         verdict = reason or "kept"
         self.counts[verdict] += 1
-        self.verdicts.append(dict(start=start, interval=interval, ssim_12=ssims[0], ssim_23=ssims[1], ssim_13=ssims[2], verdict=verdict))
+        self.verdicts.append(
+            dict(start=start, interval=interval, ssim_12=ssims[0], ssim_23=ssims[1], ssim_13=ssims[2], verdict=verdict)
+        )
 
 
 # --------------------------------------------------------------------------- scanning
@@ -207,8 +223,15 @@ class Scanner:
     Given a frame range, it judges only the candidates starting in it and indexes only its
     frames; it must then be given the range's frames and the span after it."""
 
-    def __init__(self, settings: ExtractSettings, size: tuple[int, int], selection: Selection | BandVerdicts, frame_index: TableWriter,
-                 on_keep: Callable[[dict, list[DecodedFrame]], None], frames: FrameRange = WHOLE_FILM):
+    def __init__(
+        self,
+        settings: ExtractSettings,
+        size: tuple[int, int],
+        selection: Selection | BandVerdicts,
+        frame_index: TableWriter,
+        on_keep: Callable[[dict, list[DecodedFrame]], None],
+        frames: FrameRange = WHOLE_FILM,
+    ):
         self.settings, self.size, self.selection = settings, size, selection
         self.frame_index, self.on_keep, self.frames = frame_index, on_keep, frames
         self.span = 2 * max(settings.strides)
@@ -241,7 +264,7 @@ class Scanner:
             start = j - 2 * stride
             if start >= 0 and start in self.frames:
                 frames = (start, start + stride, j)
-                ssims, reason = judge(self.settings.band, lambda a, b: self.pair_ssim(frames[a], frames[b]))
+                ssims, reason = judge(self.settings.band, lambda a, b: self.pair_ssim(frames[a], frames[b]))  # noqa: B023
                 self.judged[start].append((stride - 1, ssims, reason))
         self._decide(j - self.span)
 
@@ -252,7 +275,9 @@ class Scanner:
     def _decide(self, start: int) -> None:
         """Every candidate starting at ``start`` is judged: select, and hand over the keeps."""
         for interval, ssims, reason in sorted(self.judged.pop(start, []), key=lambda c: c[0]):
-            row = self.selection.decide(start, interval, ssims, reason, lambda i: self.window[i].thumbnail, lambda i: self.window[i].frame.time)
+            row = self.selection.decide(
+                start, interval, ssims, reason, lambda i: self.window[i].thumbnail, lambda i: self.window[i].frame.time
+            )
             if row:
                 self.on_keep(row, [self.window[i].frame for i in row["frames"]])
         self.window.pop(start, None)
@@ -305,7 +330,9 @@ def _process(job: FilmJob, frames: FrameRange, progress: Progress) -> dict:
     except Exception as error:  # a bug: keep the other films going, keep the traceback
         paths["error"].parent.mkdir(parents=True, exist_ok=True)
         paths["error"].write_text(traceback.format_exc())
-        row = _source_row(film, settings, status="failed", error=f"internal error: {error!r} (traceback in {paths['error']})")
+        row = _source_row(
+            film, settings, status="failed", error=f"internal error: {error!r} (traceback in {paths['error']})"
+        )
     row["scan_seconds"] = time.perf_counter() - started
     write_table(paths["source"], [row], schema.SOURCES)
     return row
@@ -328,7 +355,9 @@ def _analyse_while_decoding(scanner: Scanner, frames: Iterator[DecodedFrame], ah
                 future.cancel()
 
 
-def _scan_film(dataset: Dataset, film: Film, settings: ExtractSettings, progress: Progress, frames: FrameRange = WHOLE_FILM) -> dict:
+def _scan_film(
+    dataset: Dataset, film: Film, settings: ExtractSettings, progress: Progress, frames: FrameRange = WHOLE_FILM
+) -> dict:
     """Scan a film, selecting and writing kept frames as it goes; or scan one frame range of
     it, recording only the band verdicts of the candidates starting there."""
     whole = frames == WHOLE_FILM
@@ -338,12 +367,18 @@ def _scan_film(dataset: Dataset, film: Film, settings: ExtractSettings, progress
         info = stream.info
         size = fit_into(info.width, info.height, settings.analysis_size)
         if min(size) < MIN_SIDE:
-            raise VideoError(f"frames are {info.width}x{info.height}, smaller than the {MIN_SIDE}x{MIN_SIDE} SSIM window")
+            raise VideoError(
+                f"frames are {info.width}x{info.height}, smaller than the {MIN_SIDE}x{MIN_SIDE} SSIM window"
+            )
         feed = _RangeFeed(stream.frames(), frames, 2 * max(settings.strides))
         progress("start", film.source_id, feed.expected(info.expected_frames))
         verdicts = TableWriter(paths["candidates"], schema.CANDIDATES)
         frame_index = TableWriter(paths["frame_index"], schema.FRAME_INDEX)
-        selection = Selection(film, settings, settings.resize or (info.width, info.height), verdicts) if whole else BandVerdicts(verdicts)
+        selection = (
+            Selection(film, settings, settings.resize or (info.width, info.height), verdicts)
+            if whole
+            else BandVerdicts(verdicts)
+        )
         writer = TripletWriter(dataset, settings) if whole and not settings.dry_run else None
 
         def on_keep(row: dict, kept_frames: list[DecodedFrame]) -> None:
@@ -369,11 +404,27 @@ def _scan_film(dataset: Dataset, film: Film, settings: ExtractSettings, progress
         raise VideoError("no frame could be decoded" + (f" ({'; '.join(stream.damage)})" if stream.damage else ""))
     verdicts.commit()
     frame_index.commit()
-    return _record(paths, film, settings, selection.counts, selection.kept if whole else None, feed.decoded,
-                   "partial" if stream.damage else "ok", "; ".join(stream.damage) or None, dict(
-        codec=info.codec, width=info.width, height=info.height, fps=info.fps, expected_frames=info.expected_frames,
-        analysis_width=size[0], analysis_height=size[1], scan_ssim_low=settings.band.low, scan_ssim_high=settings.band.high,
-    ))
+    return _record(
+        paths,
+        film,
+        settings,
+        selection.counts,
+        selection.kept if whole else None,
+        feed.decoded,
+        "partial" if stream.damage else "ok",
+        "; ".join(stream.damage) or None,
+        dict(
+            codec=info.codec,
+            width=info.width,
+            height=info.height,
+            fps=info.fps,
+            expected_frames=info.expected_frames,
+            analysis_width=size[0],
+            analysis_height=size[1],
+            scan_ssim_low=settings.band.low,
+            scan_ssim_high=settings.band.high,
+        ),
+    )
 
 
 class _RangeFeed:
@@ -418,24 +469,44 @@ def _reselect_film(dataset: Dataset, film: Film, settings: ExtractSettings, prev
         verdicts.abort()
         raise
     verdicts.commit()
-    return _record(paths, film, settings, selection.counts, selection.kept, frames.num_rows, previous["status"], previous["error"],
-                   {k: previous[k] for k in _SCAN_FACTS})
+    return _record(
+        paths,
+        film,
+        settings,
+        selection.counts,
+        selection.kept,
+        frames.num_rows,
+        previous["status"],
+        previous["error"],
+        {k: previous[k] for k in _SCAN_FACTS},
+    )
 
 
 def _select_cached(selection: Selection, band: Band, candidates: list[Path], frames: pa.Table) -> None:
     """Run ``selection`` over cached candidates (files in film order) with their stored pair SSIMs;
     ``frames``: the film's FRAME_INDEX rows."""
     times = frames["time"].to_numpy()
-    thumbnails = np.frombuffer(b"".join(frames["thumbnail"].to_pylist()), np.uint8).reshape(-1, THUMBNAIL_SIZE[1], THUMBNAIL_SIZE[0])
+    thumbnails = np.frombuffer(b"".join(frames["thumbnail"].to_pylist()), np.uint8).reshape(
+        -1, THUMBNAIL_SIZE[1], THUMBNAIL_SIZE[0]
+    )
     for path in candidates:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=65536):
             for cached in batch.to_pylist():
                 stored = dict(zip(PAIR_ORDER, (cached["ssim_12"], cached["ssim_23"], cached["ssim_13"])))
-                ssims, reason = judge(band, lambda a, b: stored[a, b])
-                selection.decide(cached["start"], cached["interval"], ssims, reason, thumbnails.__getitem__, lambda i: float(times[i]))
+                ssims, reason = judge(band, lambda a, b: stored[a, b])  # noqa: B023
+                selection.decide(
+                    cached["start"],
+                    cached["interval"],
+                    ssims,
+                    reason,
+                    thumbnails.__getitem__,
+                    lambda i: float(times[i]),
+                )
 
 
-def _write_frames(dataset: Dataset, film: Film, settings: ExtractSettings, triplets: list[dict], progress: Progress) -> None:
+def _write_frames(
+    dataset: Dataset, film: Film, settings: ExtractSettings, triplets: list[dict], progress: Progress
+) -> None:
     """Decode the film again only to write the given triplets' frames (no analysis)."""
     wanted: dict[int, list[dict]] = defaultdict(list)
     for t in triplets:
@@ -467,7 +538,9 @@ def _write_frames(dataset: Dataset, film: Film, settings: ExtractSettings, tripl
         raise VideoError(f"now decodes to {decoded} frames, fewer than when it was scanned")
 
 
-def _reporting(frames: Iterator[DecodedFrame], source_id: str, progress: Progress, every: float = 0.2) -> Iterator[DecodedFrame]:
+def _reporting(
+    frames: Iterator[DecodedFrame], source_id: str, progress: Progress, every: float = 0.2
+) -> Iterator[DecodedFrame]:
     last_report, done = time.perf_counter(), 0
     for frame in frames:
         yield frame
@@ -510,27 +583,54 @@ def _reusable_record(paths: dict[str, Path], film: Film, settings: ExtractSettin
     return previous if same_scan else None
 
 
-_SCAN_FACTS = ("codec", "width", "height", "fps", "expected_frames", "analysis_width", "analysis_height", "scan_ssim_low", "scan_ssim_high")
+_SCAN_FACTS = (
+    "codec",
+    "width",
+    "height",
+    "fps",
+    "expected_frames",
+    "analysis_width",
+    "analysis_height",
+    "scan_ssim_low",
+    "scan_ssim_high",
+)
 
 
-def _record(paths, film, settings, counts: Counter, kept: list[dict] | None, frame_count: int, status, error, extra) -> dict:
+def _record(
+    paths, film, settings, counts: Counter, kept: list[dict] | None, frame_count: int, status, error, extra
+) -> dict:
     """Write the kept triplets (a frame range has none yet); return the SOURCES row (written last
     by the caller)."""
     if kept is not None:
         write_table(paths["triplets"], kept, schema.TRIPLETS)
     paths["error"].unlink(missing_ok=True)
     return _source_row(
-        film, settings, status=status, error=error, frame_count=frame_count, duration=frame_count / extra["fps"] if extra["fps"] else None,
-        candidates=sum(counts.values()), kept=counts["kept"],
-        **{f"rejected_{reason}": counts[reason] for reason in schema.REJECTION_REASONS}, **extra,
+        film,
+        settings,
+        status=status,
+        error=error,
+        frame_count=frame_count,
+        duration=frame_count / extra["fps"] if extra["fps"] else None,
+        candidates=sum(counts.values()),
+        kept=counts["kept"],
+        **{f"rejected_{reason}": counts[reason] for reason in schema.REJECTION_REASONS},
+        **extra,
     )
 
 
 def _source_row(film: Film, settings: ExtractSettings, **values) -> dict:
     row = dict(
-        source_id=film.source_id, series=film.series, path=str(film.path), content_hash=film.content_hash,
-        backend=settings.backend, intervals=list(settings.intervals), ssim_low=settings.band.low, ssim_high=settings.band.high,
-        min_gap=settings.redundancy.min_gap, min_change=settings.redundancy.min_change, resize=format_size(settings.resize),
+        source_id=film.source_id,
+        series=film.series,
+        path=str(film.path),
+        content_hash=film.content_hash,
+        backend=settings.backend,
+        intervals=list(settings.intervals),
+        ssim_low=settings.band.low,
+        ssim_high=settings.band.high,
+        min_gap=settings.redundancy.min_gap,
+        min_change=settings.redundancy.min_change,
+        resize=format_size(settings.resize),
         analysis_box=format_size(settings.analysis_size),
     )
     row.update(values)
@@ -615,8 +715,17 @@ def select_ranges(job: FilmJob, ranges: list[FrameRange], scanned: list[dict]) -
         verdicts.abort()
         raise
     verdicts.commit()
-    row = _record(paths, film, settings, selection.counts, selection.kept, frame_count, last["status"], last["error"],
-                  {k: last[k] for k in _SCAN_FACTS})
+    row = _record(
+        paths,
+        film,
+        settings,
+        selection.counts,
+        selection.kept,
+        frame_count,
+        last["status"],
+        last["error"],
+        {k: last[k] for k in _SCAN_FACTS},
+    )
     return row, selection.kept
 
 

@@ -12,6 +12,7 @@ starts fewer than ``min_gap`` frames after the last kept triplet, or when its mi
 differs from the last kept middle frame by less than ``min_change`` (mean absolute luma
 difference, 0-255, on THUMBNAIL_SIZE thumbnails), e.g. a long held shot with a blinking eye.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ class Band:
             return "too_different"
         return None
 
-    def contains(self, other: "Band") -> bool:
+    def contains(self, other: Band) -> bool:
         return self.low <= other.low and other.high <= self.high
 
 

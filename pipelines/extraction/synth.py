@@ -16,6 +16,7 @@ where it stood in the last six frames. The design keeps the SSIM of decoded luma
 :class:`Timeline` records which drawing and shot each frame shows and how the shapes
 moved, so :meth:`Timeline.in_band_candidates` is exactly what an SSIM band filter keeps.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -72,7 +73,7 @@ class Timeline:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "Timeline":
+    def from_json(cls, text: str) -> Timeline:
         data = json.loads(text)
         data["motion"] = [[(float(dx), float(dy)) for dx, dy in frame] for frame in data["motion"]]
         return cls(**data)
@@ -174,16 +175,22 @@ class _Shot:
         w, h = self.width, self.height
         top, bottom = (np.array(_colour(rng, luma * k, (0.15, 0.5)), np.float32) for k in rng.uniform(0.93, 1.07, 2))
         angle = rng.uniform(0, 2 * np.pi)
-        ramp = (np.cos(angle) * np.arange(w)[None, :] / w + np.sin(angle) * np.arange(h)[:, None] / h).astype(np.float32)
+        ramp = (np.cos(angle) * np.arange(w)[None, :] / w + np.sin(angle) * np.arange(h)[:, None] / h).astype(
+            np.float32
+        )
         ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
         image = (top + (bottom - top) * ramp[..., None]).round().astype(np.uint8)
         # Props: a ground band or hill, a sun or moon, and a few blocks, all near the background's luma.
         horizon = h * rng.uniform(0.72, 0.85)
         if rng.uniform() < 0.5:
-            ground = np.array([[-w, horizon], [2 * w, horizon + h * rng.uniform(-0.08, 0.08)], [2 * w, 2 * h], [-w, 2 * h]])
+            ground = np.array(
+                [[-w, horizon], [2 * w, horizon + h * rng.uniform(-0.08, 0.08)], [2 * w, 2 * h], [-w, 2 * h]]
+            )
         else:
             angles = np.linspace(np.pi, 2 * np.pi, 64)
-            ground = np.stack([w * rng.uniform(0.2, 0.8) + w * 0.7 * np.cos(angles), 2 * h + (2 * h - horizon) * np.sin(angles)], 1)
+            ground = np.stack(
+                [w * rng.uniform(0.2, 0.8) + w * 0.7 * np.cos(angles), 2 * h + (2 * h - horizon) * np.sin(angles)], 1
+            )
         _draw(image, ground, _colour(rng, luma * rng.uniform(0.88, 0.97), (0.3, 0.7)), self.ink, self.thickness)
         radius = h * rng.uniform(0.07, 0.11)
         angles = np.linspace(0, 2 * np.pi, 64, endpoint=False)
@@ -231,7 +238,9 @@ class _Shot:
                     turn[k] = np.clip(turn[k] + rng.uniform(-0.3, 0.3), -0.8, 0.8)
                     speed[k] = np.clip(speed[k] * rng.uniform(0.85, 1.2), clear[k], 1.5 * clear[k])
                     angles = heading[k] + turn[k] + offsets
-                    target = pos[d - 1, k] + (speed[k] * stretch)[:, None] * np.stack([np.cos(angles), np.sin(angles)], 1)
+                    target = pos[d - 1, k] + (speed[k] * stretch)[:, None] * np.stack(
+                        [np.cos(angles), np.sin(angles)], 1
+                    )
                     span = high[k] - low[k]  # bounce: fold the overshoot back into the frame
                     candidates = high[k] - np.abs((target - low[k]) % (2 * span) - span)
                     smooth = 1 - np.abs(offsets) / np.pi - 0.2 * (stretch - 1)
@@ -277,7 +286,11 @@ def _encode(out: Path, width: int, height: int, fps: float, frames: Iterable[byt
     rate = Fraction(fps).limit_denominator(1001)
     with atomic_path(out) as tmp:
         stream = ffmpeg.input(
-            "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=f"{rate.numerator}/{rate.denominator}"
+            "pipe:",
+            format="rawvideo",
+            pix_fmt="rgb24",
+            s=f"{width}x{height}",
+            framerate=f"{rate.numerator}/{rate.denominator}",
         )
         stream = stream.output(str(tmp), vcodec="libx264", pix_fmt="yuv420p", crf=CRF, preset=PRESET)
         stream = stream.global_args("-hide_banner", "-nostats", "-loglevel", "error").overwrite_output()

@@ -7,19 +7,29 @@ whole film at once (:func:`.scan.select_ranges`, linear in its candidates); each
 range holding kept triplets is then a unit that writes their frames, and last the driver writes
 the film's done-marker. Films and their phases interleave, so that workers stay busy meanwhile.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
-from atdkit.store import Dataset
 from atdkit.pipelines.executors import Executor, NodeTally, Outcome
-from atdkit.pipelines.extraction.scan import (
-    WHOLE_FILM, ExtractSettings, FilmJob, FrameRange, failure_row, finish_film, plan_ranges, process_film, scan_range,
-    select_ranges, write_frames,
-)
 from atdkit.pipelines.extraction.films import Film
+from atdkit.pipelines.extraction.scan import (
+    WHOLE_FILM,
+    ExtractSettings,
+    FilmJob,
+    FrameRange,
+    failure_row,
+    finish_film,
+    plan_ranges,
+    process_film,
+    scan_range,
+    select_ranges,
+    write_frames,
+)
+from atdkit.store import Dataset
 
 
 @dataclass
@@ -33,8 +43,13 @@ class _SplitFilm:
     failed: bool = False
 
 
-def extract_films(films: list[tuple[Film, ExtractSettings]], dataset: Dataset, executor: Executor,
-                  split_frames: int | None = None, nodes: NodeTally | None = None) -> Iterator[dict]:
+def extract_films(
+    films: list[tuple[Film, ExtractSettings]],
+    dataset: Dataset,
+    executor: Executor,
+    split_frames: int | None = None,
+    nodes: NodeTally | None = None,
+) -> Iterator[dict]:
     """Extract ``films`` on ``executor``; yields each film's SOURCES row as soon as the film is
     done. ``nodes`` receives every unit's outcome, with the frames it scanned."""
     nodes = nodes if nodes is not None else NodeTally()
@@ -82,8 +97,16 @@ def extract_films(films: list[tuple[Film, ExtractSettings]], dataset: Dataset, e
             except Exception as error:  # a bug: keep the other films going
                 yield _fail(film, f"internal error while joining its frame ranges: {error!r}")
                 continue
-            for (range_frames, triplets) in ([] if job.settings.dry_run else _by_range(kept, film.ranges)):
-                submit(f"{job.film.source_id} frames {range_frames.name}", "frames", job, range_frames, write_frames, job, triplets)
+            for range_frames, triplets in [] if job.settings.dry_run else _by_range(kept, film.ranges):
+                submit(
+                    f"{job.film.source_id} frames {range_frames.name}",
+                    "frames",
+                    job,
+                    range_frames,
+                    write_frames,
+                    job,
+                    triplets,
+                )
                 film.writing += 1
         else:
             film.writing -= 1

@@ -15,6 +15,7 @@ and for the flow files by every cache of flows in that format. One reading rule 
 frames' own size), not malformed; a tag field may be a string or a list, its tags are lowercased
 and those outside the paper's vocabulary dropped with a note, like unknown fields.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,9 @@ def source_and_series(name: str) -> tuple[str, str]:
 
 def triplet_names(folder: Path) -> list[str]:
     """The triplet folders under ``folder`` (e.g. ``test_2k_540p/``), sorted; hidden names skipped."""
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) if folder.is_dir() else []
+    return (
+        sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) if folder.is_dir() else []
+    )
 
 
 def frame_files(folder: Path) -> tuple[Path, Path, Path] | None:
@@ -131,7 +134,9 @@ def read_annotation(path: Path) -> Annotation:
         raise AnnotationError(f"{path}: level must be 0, 1 or 2, got {json.dumps(level)}")
     if roi is not None:
         if not isinstance(roi, dict) or not all(_number(roi.get(k)) for k in ("x", "y", "width", "height")):
-            raise AnnotationError(f"{path}: motion_RoI must be an object with numbers x, y, width, height, got {json.dumps(roi)}")
+            raise AnnotationError(
+                f"{path}: motion_RoI must be an object with numbers x, y, width, height, got {json.dumps(roi)}"
+            )
         if roi["width"] < 0 or roi["height"] < 0:
             raise AnnotationError(f"{path}: motion_RoI has a negative width or height: {json.dumps(roi)}")
         roi = (float(roi["x"]), float(roi["y"]), float(roi["width"]), float(roi["height"]))
@@ -144,15 +149,23 @@ def read_annotation(path: Path) -> Annotation:
     elif roi is not None:
         notes.append("no image_size: the RoI is taken in the frames' own pixels")
     return Annotation(
-        level, roi, size,
+        level,
+        roi,
+        size,
         _tags(document.get("general_motion_type"), "general_motion_type", schema.GENERAL_MOTIONS, notes),
         _tags(document.get("behavior"), "behavior", schema.BEHAVIORS, notes),
-        tuple(notes), unknown,
+        tuple(notes),
+        unknown,
     )
 
 
-def annotation_json(difficulty: str, roi: tuple[float, float, float, float], image_size: tuple[int, int],
-                    general_motion: list[str], behavior: list[str]) -> str:
+def annotation_json(
+    difficulty: str,
+    roi: tuple[float, float, float, float],
+    image_size: tuple[int, int],
+    general_motion: list[str],
+    behavior: list[str],
+) -> str:
     """The official JSON of one triplet: exactly the released fields, the RoI rounded to whole pixels."""
     x, y, w, h = (int(round(v)) for v in roi)
     document = {
@@ -202,7 +215,9 @@ def read_flows_window(folder: str | Path, size: tuple[int, int], window: tuple[s
         except (OSError, ValueError) as error:
             raise FlowFileError(f"{path}: not a readable .npy array ({error})") from None
         if flow.shape != (2, *size):
-            raise FlowFileError(f"{path}: flow is {flow.shape[-1]}x{flow.shape[-2]}, the frames are {size[1]}x{size[0]}")
+            raise FlowFileError(
+                f"{path}: flow is {flow.shape[-1]}x{flow.shape[-2]}, the frames are {size[1]}x{size[0]}"
+            )
         flows.append(np.asarray(flow[:, window[0], window[1]], dtype=np.float32))
     return np.stack(flows)
 

@@ -6,6 +6,7 @@ Each kept triplet is written as ``test_2k_540p/<id>/frame{1,2,3}.png`` (960x540)
 Each triplet folder is written under a temporary name and renamed, the JSON last: a triplet
 already there is skipped, so an interrupted run resumes.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,8 @@ class Report:
 
 
 def write_folder(final: Path, files: dict[str, bytes | np.ndarray]) -> None:
-    """A folder of images (RGB arrays, encoded by their file's suffix) and texts (bytes), renamed into place when whole."""
+    """A folder of images (RGB arrays, encoded by their file's suffix) and texts (bytes), renamed
+    into place when whole."""
     tmp = temporary_sibling(final)
     remove(tmp)  # a leftover of a killed run, if any
     tmp.mkdir(parents=True)
@@ -48,8 +50,11 @@ def _export_one(dataset: Dataset, out: Path, label: dict, size: tuple[int, int])
     name = label["triplet_id"]
     document = _document(label, size).encode()
     json_path = out / TEST_ANNOTATIONS / name / f"{name}.json"
-    complete = all((out / sub / name / f"frame{n}.{ext}").is_file()
-                   for sub, ext in ((TEST_540P, "png"), (TEST_ORIGINAL, "jpg")) for n in (1, 2, 3))
+    complete = all(
+        (out / sub / name / f"frame{n}.{ext}").is_file()
+        for sub, ext in ((TEST_540P, "png"), (TEST_ORIGINAL, "jpg"))
+        for n in (1, 2, 3)
+    )
     if complete and json_path.is_file() and json_path.read_bytes() == document:
         return False
     frames = [read_rgb(dataset.triplet_dir(name) / f"frame{n}.png") for n in (1, 2, 3)]
@@ -65,15 +70,33 @@ def coco_document(exported: list[tuple[dict, tuple[int, int]]]) -> dict:
     for number, (label, size) in enumerate(exported, start=1):
         document = json.loads(_document(label, size))
         roi = document["motion_RoI"]
-        images.append({"id": number, "file_name": f"{TEST_ORIGINAL}/{label['triplet_id']}/frame2.jpg",
-                       "width": size[0], "height": size[1]})
-        boxes.append({
-            "id": number, "image_id": number, "category_id": 1, "iscrowd": 0,
-            "bbox": [roi["x"], roi["y"], roi["width"], roi["height"]], "area": roi["width"] * roi["height"],
-            "level": document["level"], "general_motion_type": document["general_motion_type"], "behavior": document["behavior"],
-        })
-    return {"info": {"description": "ATD-12K style motion RoI boxes exported by atdkit"}, "images": images,
-            "annotations": boxes, "categories": [{"id": 1, "name": "motion_roi", "supercategory": "motion"}]}
+        images.append(
+            {
+                "id": number,
+                "file_name": f"{TEST_ORIGINAL}/{label['triplet_id']}/frame2.jpg",
+                "width": size[0],
+                "height": size[1],
+            }
+        )
+        boxes.append(
+            {
+                "id": number,
+                "image_id": number,
+                "category_id": 1,
+                "iscrowd": 0,
+                "bbox": [roi["x"], roi["y"], roi["width"], roi["height"]],
+                "area": roi["width"] * roi["height"],
+                "level": document["level"],
+                "general_motion_type": document["general_motion_type"],
+                "behavior": document["behavior"],
+            }
+        )
+    return {
+        "info": {"description": "ATD-12K style motion RoI boxes exported by atdkit"},
+        "images": images,
+        "annotations": boxes,
+        "categories": [{"id": 1, "name": "motion_roi", "supercategory": "motion"}],
+    }
 
 
 def export(dataset: Dataset, out: Path, coco: Path | None = None, workers: int = 2) -> Report:
@@ -87,10 +110,18 @@ def export(dataset: Dataset, out: Path, coco: Path | None = None, workers: int =
         if not label["kept"]:
             continue
         if name not in triplets:
-            report.problems.append(f"{name}: in labels.parquet but not in triplets.parquet (run atdkit consolidate again)")
+            report.problems.append(
+                f"{name}: in labels.parquet but not in triplets.parquet (run atdkit consolidate again)"
+            )
         elif label["difficulty"] is None or label["roi_x"] is None:
-            missing = " and ".join(w for w, v in (("difficulty", label["difficulty"]), ("RoI", label["roi_x"])) if v is None)
-            why = "the annotators disagree: settle it on the adjudication page" if label["needs_review"] else "nobody gave one"
+            missing = " and ".join(
+                w for w, v in (("difficulty", label["difficulty"]), ("RoI", label["roi_x"])) if v is None
+            )
+            why = (
+                "the annotators disagree: settle it on the adjudication page"
+                if label["needs_review"]
+                else "nobody gave one"
+            )
             report.problems.append(f"{name}: no {missing} ({why}); not exported")
         else:
             ready.append((label, (triplets[name]["width"], triplets[name]["height"])))
@@ -111,9 +142,10 @@ def export(dataset: Dataset, out: Path, coco: Path | None = None, workers: int =
     folders = (out / TEST_ANNOTATIONS).iterdir() if (out / TEST_ANNOTATIONS).is_dir() else ()
     others = sorted(p.name for p in folders if p.is_dir() and p.name not in names and not p.name.startswith("."))
     if others:
-        report.notes.append(f"{out / TEST_ANNOTATIONS}: {len(others)} triplet(s) not in this export are left as they were "
-                            f"(e.g. {others[0]})")
+        report.notes.append(
+            f"{out / TEST_ANNOTATIONS}: {len(others)} triplet(s) not in this export are left as they were "
+            f"(e.g. {others[0]})"
+        )
     if coco is not None:
         write_file(coco, json.dumps(coco_document(exported), indent=1) + "\n")
     return report
-

@@ -8,6 +8,7 @@ extraction does); the official labels become the review of the reserved reviewer
 written under a temporary name and renamed; a triplet already there is skipped, so an interrupted
 run resumes.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,14 @@ from atdkit import schema
 from atdkit.images import ImageError, read_rgb, resize
 from atdkit.pipelines.extraction.scan import ANALYSIS_BOX
 from atdkit.pipelines.formats.atd12k import (
-    TEST_540P, TEST_ANNOTATIONS, TEST_ORIGINAL, TRAIN, AnnotationError, frame_files, read_annotation, source_and_series,
+    TEST_540P,
+    TEST_ANNOTATIONS,
+    TEST_ORIGINAL,
+    TRAIN,
+    AnnotationError,
+    frame_files,
+    read_annotation,
+    source_and_series,
     triplet_names,
 )
 from atdkit.pipelines.formats.atd12k_export import Report, write_folder
@@ -56,9 +64,17 @@ def _import_one(dataset: Dataset, name: str, files: tuple[Path, Path, Path], ser
         write_folder(final, {f"frame{n}.png": f for n, f in enumerate(frames, 1)})
     s12, s23, s13 = pair_ssims(frames)
     return {
-        "triplet_id": name, "source_id": source_and_series(name)[0], "series": series,
-        "frames": None, "interval": None, "timestamps": None, "ssim_12": s12, "ssim_23": s23, "ssim_13": s13,
-        "width": frames[0].shape[1], "height": frames[0].shape[0],
+        "triplet_id": name,
+        "source_id": source_and_series(name)[0],
+        "series": series,
+        "frames": None,
+        "interval": None,
+        "timestamps": None,
+        "ssim_12": s12,
+        "ssim_23": s23,
+        "ssim_13": s13,
+        "width": frames[0].shape[1],
+        "height": frames[0].shape[0],
     }, not done
 
 
@@ -75,7 +91,9 @@ def import_atd12k(atd: Path, dataset: Dataset, subsets: tuple[str, ...] = SUBSET
                 for name in triplet_names(atd / sub):
                     folders.setdefault(name, atd / sub / name)
     if not folders:
-        raise ValueError(f"{atd}: no {TEST_ORIGINAL}/, {TEST_540P}/ or {TRAIN}/ folder with triplets: not the ATD-12K layout")
+        raise ValueError(
+            f"{atd}: no {TEST_ORIGINAL}/, {TEST_540P}/ or {TRAIN}/ folder with triplets: not the ATD-12K layout"
+        )
     report, jobs = Report(), []
     for name, folder in folders.items():
         files = frame_files(folder)
@@ -106,7 +124,8 @@ def import_atd12k(atd: Path, dataset: Dataset, subsets: tuple[str, ...] = SUBSET
 
 
 def review_row(path: Path, frame_size: tuple[int, int], report: Report) -> dict | None:
-    """One official JSON as an ANNOTATIONS row of :data:`REVIEWER`, its RoI scaled to ``frame_size``; None when unusable."""
+    """One official JSON as an ANNOTATIONS row of :data:`REVIEWER`, its RoI scaled to
+    ``frame_size``; None when unusable."""
     try:
         label = read_annotation(path)
     except AnnotationError as error:
@@ -119,12 +138,20 @@ def review_row(path: Path, frame_size: tuple[int, int], report: Report) -> dict 
         scale_x, scale_y = frame_size[0] / width, frame_size[1] / height
         x, y, w, h = label.roi
         box = (x * scale_x, y * scale_y, w * scale_x, h * scale_y)
-    return annotations.label_row(path.parent.name, REVIEWER, True, difficulty=label.difficulty, roi=box,
-                                 general_motion=list(label.general_motion), behavior=list(label.behavior))
+    return annotations.label_row(
+        path.parent.name,
+        REVIEWER,
+        True,
+        difficulty=label.difficulty,
+        roi=box,
+        general_motion=list(label.general_motion),
+        behavior=list(label.behavior),
+    )
 
 
 def _import_labels(atd: Path, dataset: Dataset, triplets: dict[str, dict], report: Report) -> None:
-    """The official JSONs as :data:`REVIEWER`'s review rows; only rows that changed since the last import are written."""
+    """The official JSONs as :data:`REVIEWER`'s review rows; only rows that changed since the last
+    import are written."""
     previous_table, _ = annotations.read_all(dataset.root, annotations.REVIEWS)
     previous = {r["triplet_id"]: r for r in annotations.latest(previous_table) if r["annotator"] == REVIEWER}
     rows = []
@@ -137,7 +164,11 @@ def _import_labels(atd: Path, dataset: Dataset, triplets: dict[str, dict], repor
         if row is None:
             continue
         old = previous.get(name)
-        if old is None or {k: v for k, v in old.items() if k != "created_at"} != {k: v for k, v in row.items() if k != "created_at"}:
+        if old is None or {k: v for k, v in old.items() if k != "created_at"} != {
+            k: v for k, v in row.items() if k != "created_at"
+        }:
             rows.append(row)
     if rows:
-        annotations.write_part(dataset.root, annotations.REVIEWS, REVIEWER, pa.Table.from_pylist(rows, schema=schema.ANNOTATIONS))
+        annotations.write_part(
+            dataset.root, annotations.REVIEWS, REVIEWER, pa.Table.from_pylist(rows, schema=schema.ANNOTATIONS)
+        )

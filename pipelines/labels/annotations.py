@@ -12,6 +12,7 @@ their answer; the older rows are the history. :func:`compact` merges a person's 
 into one without losing a row; readers drop the exact duplicates an interrupted
 compaction can leave (same triplet, person and ``created_at``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,9 +22,9 @@ import math
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -71,12 +72,17 @@ def label_row(
     if eligible:
         reason = None
     elif reason not in schema.INELIGIBLE_REASONS:
-        raise ValueError(f"a triplet that is not eligible needs a reason, one of {', '.join(schema.INELIGIBLE_REASONS)}")
+        raise ValueError(
+            f"a triplet that is not eligible needs a reason, one of {', '.join(schema.INELIGIBLE_REASONS)}"
+        )
     else:
         difficulty, roi, general_motion, behavior = None, None, (), ()
     if difficulty is not None and difficulty not in schema.DIFFICULTIES:
         raise ValueError(f"difficulty {difficulty!r} is not one of {', '.join(schema.DIFFICULTIES)}")
-    for name, tags, vocabulary in (("general motion", general_motion, schema.GENERAL_MOTIONS), ("behavior", behavior, schema.BEHAVIORS)):
+    for name, tags, vocabulary in (
+        ("general motion", general_motion, schema.GENERAL_MOTIONS),
+        ("behavior", behavior, schema.BEHAVIORS),
+    ):
         unknown = sorted(set(tags) - set(vocabulary))
         if unknown:
             raise ValueError(f"{name} tags {unknown} are not in {', '.join(vocabulary)}")
@@ -84,8 +90,15 @@ def label_row(
         raise ValueError(f"RoI {roi!r}: expected finite x, y and a positive width and height")
     x, y, w, h = (float(v) for v in roi) if roi is not None else (None,) * 4
     return {
-        "triplet_id": triplet_id, "annotator": person, "eligible": bool(eligible), "reason": reason,
-        "difficulty": difficulty, "roi_x": x, "roi_y": y, "roi_w": w, "roi_h": h,
+        "triplet_id": triplet_id,
+        "annotator": person,
+        "eligible": bool(eligible),
+        "reason": reason,
+        "difficulty": difficulty,
+        "roi_x": x,
+        "roi_y": y,
+        "roi_w": w,
+        "roi_h": h,
         "general_motion": [t for t in schema.GENERAL_MOTIONS if t in general_motion],
         "behavior": [t for t in schema.BEHAVIORS if t in behavior],
         "created_at": created_at or dt.datetime.now(dt.timezone.utc),
@@ -130,7 +143,9 @@ def part_paths(root: Path, kind: str) -> list[Path]:
     paths = []
     for person in sorted(base.iterdir()):
         if person.is_dir() and _NAME.fullmatch(person.name):
-            paths.extend(sorted(p for p in person.iterdir() if p.suffix == ".parquet" and not p.name.startswith(TMP_PREFIX)))
+            paths.extend(
+                sorted(p for p in person.iterdir() if p.suffix == ".parquet" and not p.name.startswith(TMP_PREFIX))
+            )
     return paths
 
 
@@ -199,7 +214,11 @@ def parts_lock(root: Path, exclusive: bool = False) -> Iterator[None]:
 def drop_duplicates(table: pa.Table) -> pa.Table:
     """Rows in time order, without the copies an interrupted compaction leaves."""
     seen, keep = set(), []
-    rows = zip(table["triplet_id"].to_pylist(), table["annotator"].to_pylist(), table["created_at"].cast(pa.int64()).to_pylist())
+    rows = zip(
+        table["triplet_id"].to_pylist(),
+        table["annotator"].to_pylist(),
+        table["created_at"].cast(pa.int64()).to_pylist(),
+    )
     for index, key in enumerate(rows):
         if key not in seen:
             seen.add(key)

@@ -10,6 +10,7 @@ Rules (paper, section 3.1, and README "Consolidation"):
 - A reviewer's latest label (``reviews/``) replaces all of that: its values are final and
   the triplet no longer needs review.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -23,8 +24,8 @@ import pyarrow as pa
 from sklearn.metrics import cohen_kappa_score
 
 from atdkit import schema
-from atdkit.store import Dataset
 from atdkit.pipelines.labels import annotations
+from atdkit.store import Dataset
 
 IOU_AGREED = 0.5
 BOX = ("roi_x", "roi_y", "roi_w", "roi_h")
@@ -73,13 +74,23 @@ def consolidate_triplet(triplet_id: str, answers: list[dict], review: dict | Non
     row = {"triplet_id": triplet_id, "n_labels": len(answers), "n_eligible": len(eligible)}
     if review is not None:
         final = review if review["eligible"] else {**review, "difficulty": None, **dict.fromkeys(BOX)}
-        return {**row, "kept": review["eligible"], "difficulty": final["difficulty"], **{k: final[k] for k in BOX},
-                "general_motion": final["general_motion"] or [], "behavior": final["behavior"] or [], "needs_review": False}
+        return {
+            **row,
+            "kept": review["eligible"],
+            "difficulty": final["difficulty"],
+            **{k: final[k] for k in BOX},
+            "general_motion": final["general_motion"] or [],
+            "behavior": final["behavior"] or [],
+            "needs_review": False,
+        }
     kept = len(eligible) >= 2
     difficulty, difficulty_agreed = majority_difficulty([a["difficulty"] for a in eligible if a["difficulty"]])
     box, box_agreed = merge_boxes([box_of(a) for a in eligible if box_of(a)])
     return {
-        **row, "kept": kept, "difficulty": difficulty, **dict(zip(BOX, box or (None,) * 4)),
+        **row,
+        "kept": kept,
+        "difficulty": difficulty,
+        **dict(zip(BOX, box or (None,) * 4)),
         "general_motion": majority_tags([a["general_motion"] for a in eligible], schema.GENERAL_MOTIONS),
         "behavior": majority_tags([a["behavior"] for a in eligible], schema.BEHAVIORS),
         "needs_review": kept and not (difficulty_agreed and box_agreed),
@@ -121,16 +132,24 @@ def agreement(answers: list[dict]) -> list[PairAgreement]:
         rated = [(a, b) for a, b in both if a["eligible"] and b["eligible"] and a["difficulty"] and b["difficulty"]]
         boxed = [(box_of(a), box_of(b)) for a, b in both if a["eligible"] and b["eligible"] and box_of(a) and box_of(b)]
         ious = [iou(a, b) for a, b in boxed]
-        pairs.append(PairAgreement(
-            first, second, len(shared),
-            _kappa([a["eligible"] for a, _ in both], [b["eligible"] for _, b in both], labels=[False, True]),
-            len(rated),
-            _kappa([schema.DIFFICULTIES.index(a["difficulty"]) for a, _ in rated],
-                   [schema.DIFFICULTIES.index(b["difficulty"]) for _, b in rated], labels=[0, 1, 2], weights="quadratic"),
-            len(boxed),
-            float(np.mean(ious)) if ious else math.nan,
-            float(np.mean([v >= IOU_AGREED for v in ious])) if ious else math.nan,
-        ))
+        pairs.append(
+            PairAgreement(
+                first,
+                second,
+                len(shared),
+                _kappa([a["eligible"] for a, _ in both], [b["eligible"] for _, b in both], labels=[False, True]),
+                len(rated),
+                _kappa(
+                    [schema.DIFFICULTIES.index(a["difficulty"]) for a, _ in rated],
+                    [schema.DIFFICULTIES.index(b["difficulty"]) for _, b in rated],
+                    labels=[0, 1, 2],
+                    weights="quadratic",
+                ),
+                len(boxed),
+                float(np.mean(ious)) if ious else math.nan,
+                float(np.mean([v >= IOU_AGREED for v in ious])) if ious else math.nan,
+            )
+        )
     return pairs
 
 
@@ -152,7 +171,9 @@ def gather(dataset: Dataset) -> Consolidation:
     return result
 
 
-def consolidate_tables(known: set[str], labelled: pa.Table, reviewed: pa.Table, where: str = "triplets.parquet") -> Consolidation:
+def consolidate_tables(
+    known: set[str], labelled: pa.Table, reviewed: pa.Table, where: str = "triplets.parquet"
+) -> Consolidation:
     """Consolidate annotation and review rows (ANNOTATIONS, in time order) of the triplets ``known``."""
     answers, reviews, errors = [], {}, []
     for kind, rows in (("annotation", annotations.latest(labelled)), ("review", annotations.latest(reviewed))):
@@ -166,12 +187,15 @@ def consolidate_tables(known: set[str], labelled: pa.Table, reviewed: pa.Table, 
     by_triplet: dict[str, list[dict]] = {}
     for answer in answers:
         by_triplet.setdefault(answer["triplet_id"], []).append(answer)
-    rows = [consolidate_triplet(t, by_triplet.get(t, []), reviews.get(t)) for t in sorted(set(by_triplet) | set(reviews))]
+    rows = [
+        consolidate_triplet(t, by_triplet.get(t, []), reviews.get(t)) for t in sorted(set(by_triplet) | set(reviews))
+    ]
     return Consolidation(pa.Table.from_pylist(rows, schema=schema.LABELS), agreement(answers), answers, errors)
 
 
 def consolidate(dataset: Dataset) -> Consolidation:
-    """:func:`gather`, then write ``labels.parquet`` atomically; DatasetError when triplets.parquet is missing or unreadable."""
+    """:func:`gather`, then write ``labels.parquet`` atomically; DatasetError when triplets.parquet
+    is missing or unreadable."""
     result = gather(dataset)
     dataset.write("labels", result.labels)
     return result

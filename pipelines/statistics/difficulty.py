@@ -14,6 +14,7 @@ four thresholds to the human difficulties in ``labels.parquet`` by maximising Co
 quadratic-weighted kappa (coordinate ascent over the midpoints between observed values) and
 saves them in ``stats/difficulty_thresholds.json``, which later runs use.
 """
+
 from __future__ import annotations
 
 import json
@@ -65,12 +66,12 @@ class Thresholds:
         return json.dumps({**values, **extra}, indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> "Thresholds":
+    def from_json(cls, text: str) -> Thresholds:
         data = json.loads(text)
         return cls(**{f.name: math.inf if data[f.name] is None else float(data[f.name]) for f in fields(cls)})
 
     @classmethod
-    def load(cls, path: Path) -> "Thresholds":
+    def load(cls, path: Path) -> Thresholds:
         """The thresholds saved at ``path`` by a calibration, else the defaults."""
         if not path.exists():
             return cls()
@@ -113,8 +114,10 @@ def agreement(human: np.ndarray, suggested: np.ndarray) -> Agreement:
 
     human, suggested = np.asarray(human, int), np.asarray(suggested, int)
     return Agreement(
-        n=len(human), kappa=quadratic_kappa(human, suggested),
-        confusion=confusion_matrix(human, suggested, labels=LEVELS), exact=float(np.mean(human == suggested)) if len(human) else 0.0,
+        n=len(human),
+        kappa=quadratic_kappa(human, suggested),
+        confusion=confusion_matrix(human, suggested, labels=LEVELS),
+        exact=float(np.mean(human == suggested)) if len(human) else 0.0,
     )
 
 
@@ -144,7 +147,9 @@ def _kappas(human: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     return np.where(disagreement > 0, kappas, -1.0)
 
 
-def calibrate(motion: np.ndarray, occlusion: np.ndarray, human: np.ndarray, start: Thresholds | None = None) -> Thresholds:
+def calibrate(
+    motion: np.ndarray, occlusion: np.ndarray, human: np.ndarray, start: Thresholds | None = None
+) -> Thresholds:
     """Thresholds that maximise the quadratic-weighted kappa between suggestions and ``human`` levels.
 
     Coordinate ascent: each threshold in turn takes the candidate value that scores best with

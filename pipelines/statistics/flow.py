@@ -5,9 +5,10 @@ An estimator is made once per worker process by its factory and then called as
 flow from ``image_a`` to ``image_b`` out, float32 (H, W, 2) holding (dx, dy) in pixels of
 the images given. Adding an estimator is one decorated factory function.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np

@@ -23,14 +23,15 @@ itself, atomically, as a part under ``stats/motion-parts/``; a run that is inter
 with ``kill -9``, resumes from them. The driver writes the table last, atomically; rows
 measured with another flow method or box are measured again.
 """
+
 from __future__ import annotations
 
 import functools
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import cv2
 import numpy as np
@@ -40,14 +41,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from atdkit import schema
-from atdkit.progress import RateColumn
 from atdkit.images import ImageError, read_rgb
-from atdkit.sizes import fit_into, format_size, parse_size
-from atdkit.store import Dataset, remove, write_file, write_table
-from atdkit.pipelines.statistics.difficulty import Agreement, Thresholds, agreement, calibrate, motion_percent
 from atdkit.pipelines.executors import ExecutorChoice, NodeTally
 from atdkit.pipelines.executors import Progress as UnitProgress
+from atdkit.pipelines.statistics.difficulty import Agreement, Thresholds, agreement, calibrate, motion_percent
 from atdkit.pipelines.statistics.flow import FlowEstimator, make_estimator
+from atdkit.progress import RateColumn
+from atdkit.sizes import fit_into, format_size, parse_size
+from atdkit.store import Dataset, remove, write_file, write_table
 
 CONSISTENCY_ALPHA, CONSISTENCY_BETA = 0.01, 0.5  # forward-backward check, flow-box pixels squared
 COLOUR_TOLERANCE = 24  # largest RGB channel difference (0-255) between a pixel and its match
@@ -79,10 +80,13 @@ class FlowSettings:
         return f"{self.method} flow on frames fitted into {format_size(self.box)}"
 
     @classmethod
-    def of_table(cls, path: Path) -> "FlowSettings":
+    def of_table(cls, path: Path) -> FlowSettings:
         """The settings a saved motion table was measured with."""
         metadata = pq.read_schema(path).metadata or {}
-        return cls(metadata.get(b"atdkit.flow", b"dis").decode(), parse_size(metadata.get(b"atdkit.flow_box", b"960x540").decode()))
+        return cls(
+            metadata.get(b"atdkit.flow", b"dis").decode(),
+            parse_size(metadata.get(b"atdkit.flow_box", b"960x540").decode()),
+        )
 
 
 @functools.lru_cache(maxsize=4)
@@ -125,7 +129,9 @@ def flow_statistics(frame1: np.ndarray, frame3: np.ndarray, estimate: FlowEstima
     scale_x, scale_y = width / size[0], height / size[1]
     magnitudes = [cv2.magnitude(flow[..., 0] * scale_x, flow[..., 1] * scale_y) for flow in (forward, backward)]
     mean, std = (float(v[0, 0]) for v in cv2.meanStdDev(np.vstack(magnitudes)))
-    occlusion = (occluded(frame1, frame3, forward, backward).mean() + occluded(frame3, frame1, backward, forward).mean()) / 2
+    occlusion = (
+        occluded(frame1, frame3, forward, backward).mean() + occluded(frame3, frame1, backward, forward).mean()
+    ) / 2
     return {"flow_mean": mean, "flow_std": std, "occlusion_ratio": float(occlusion)}
 
 
@@ -140,14 +146,22 @@ def measure_triplet(folder: Path, estimate: FlowEstimator, box: tuple[int, int])
 # --------------------------------------------------------------------------- units of work
 
 
-def measure_chunk(jobs: list[tuple[str, str]], settings: FlowSettings, part: str, progress: UnitProgress) -> tuple[list[dict], list[str]]:
+def measure_chunk(
+    jobs: list[tuple[str, str]], settings: FlowSettings, part: str, progress: UnitProgress
+) -> tuple[list[dict], list[str]]:
     """Measure a chunk of (triplet_id, folder) and save the rows as the part file ``part``
     (atomically); returns the rows and one line per triplet that could not be measured."""
     estimate = make_estimator(settings.method)
     rows, errors = [], []
     for triplet_id, folder in jobs:
         try:
-            rows.append({"triplet_id": triplet_id, **measure_triplet(Path(folder), estimate, settings.box), "suggested_difficulty": None})
+            rows.append(
+                {
+                    "triplet_id": triplet_id,
+                    **measure_triplet(Path(folder), estimate, settings.box),
+                    "suggested_difficulty": None,
+                }
+            )
         except ImageError as error:
             errors.append(str(error))
         progress("advance", triplet_id, 1)
@@ -159,7 +173,7 @@ def measure_chunk(jobs: list[tuple[str, str]], settings: FlowSettings, part: str
 def _chunks(jobs: list[tuple[str, str]], workers: int) -> list[list[tuple[str, str]]]:
     """At most PART_ROWS triplets each, and enough chunks to keep every worker busy."""
     size = max(1, min(PART_ROWS, math.ceil(len(jobs) / max(1, workers))))
-    return [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    return [jobs[i : i + size] for i in range(0, len(jobs), size)]
 
 
 # --------------------------------------------------------------------------- the table
@@ -195,14 +209,19 @@ def _saved_rows(path: Path, settings: FlowSettings) -> list[dict]:
 def with_suggestions(rows: Iterable[dict], triplets: pa.Table, thresholds: Thresholds) -> pa.Table:
     """MOTION table of ``rows`` in ``triplets`` order, ``suggested_difficulty`` from ``thresholds``."""
     by_id = {row["triplet_id"]: row for row in rows}
-    order = [(t, w, h) for t, w, h in zip(*(triplets[c].to_pylist() for c in ("triplet_id", "width", "height"))) if t in by_id]
+    order = [
+        (t, w, h)
+        for t, w, h in zip(*(triplets[c].to_pylist() for c in ("triplet_id", "width", "height")))
+        if t in by_id
+    ]
     measured = [by_id[t] for t, _, _ in order]
     flow_mean = np.array([r["flow_mean"] for r in measured], float)
     occlusion = np.array([r["occlusion_ratio"] for r in measured], float)
     sizes = np.array([(w, h) for _, w, h in order], float).reshape(-1, 2)
     levels = thresholds.levels(motion_percent(flow_mean, sizes[:, 0], sizes[:, 1]), occlusion)
     return pa.Table.from_pylist(
-        [{**row, "suggested_difficulty": schema.DIFFICULTIES[level]} for row, level in zip(measured, levels)], schema=schema.MOTION
+        [{**row, "suggested_difficulty": schema.DIFFICULTIES[level]} for row, level in zip(measured, levels)],
+        schema=schema.MOTION,
     )
 
 
@@ -217,9 +236,14 @@ def write_motion(dataset: Dataset, table: pa.Table, settings: FlowSettings, thre
     dataset.write("motion", table, metadata)
 
 
-def compute_motion(dataset: Dataset, flow: str = "dis", flow_box: tuple[int, int] = (960, 540),
-                   executor: ExecutorChoice = ExecutorChoice(), console: Console | None = None,
-                   thresholds: Thresholds | None = None) -> MotionReport:
+def compute_motion(
+    dataset: Dataset,
+    flow: str = "dis",
+    flow_box: tuple[int, int] = (960, 540),
+    executor: ExecutorChoice = ExecutorChoice(),
+    console: Console | None = None,
+    thresholds: Thresholds | None = None,
+) -> MotionReport:
     """Measure every triplet of ``dataset`` not measured yet and write ``motion.parquet``.
 
     ``thresholds`` default to ``stats/difficulty_thresholds.json`` (a calibration) or else the
@@ -246,7 +270,13 @@ def compute_motion(dataset: Dataset, flow: str = "dis", flow_box: tuple[int, int
             task = progress.add_task("measuring motion", total=len(jobs))
             with executor.open(lambda event, _, value: progress.advance(task, value)) as units:
                 for chunk in _chunks(jobs, units.workers):
-                    units.submit(chunk[0][0], measure_chunk, chunk, settings, str(parts_dir(dataset) / f"part-{chunk[0][0]}.parquet"))
+                    units.submit(
+                        chunk[0][0],
+                        measure_chunk,
+                        chunk,
+                        settings,
+                        str(parts_dir(dataset) / f"part-{chunk[0][0]}.parquet"),
+                    )
                 for outcome in units.results():
                     if outcome.failed:
                         errors.append(f"triplets from {outcome.name} on: {outcome.error}")
@@ -267,8 +297,15 @@ def compute_motion(dataset: Dataset, flow: str = "dis", flow_box: tuple[int, int
 
 def _progress(console: Console | None) -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn("triplets"), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=console, transient=True, disable=console is None,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn("triplets"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=console is None,
     )
 
 
@@ -305,7 +342,11 @@ class Calibration:
 def human_levels(dataset: Dataset, motion: pa.Table) -> tuple[pa.Table, np.ndarray]:
     """The triplets of ``motion`` with a human difficulty in labels.parquet, and those levels."""
     labels = dataset.read("labels", required=True)
-    difficulty = {t: d for t, d in zip(labels["triplet_id"].to_pylist(), labels["difficulty"].to_pylist()) if d in schema.DIFFICULTIES}
+    difficulty = {
+        t: d
+        for t, d in zip(labels["triplet_id"].to_pylist(), labels["difficulty"].to_pylist())
+        if d in schema.DIFFICULTIES
+    }
     rows = [row for row in motion.to_pylist() if row["triplet_id"] in difficulty]
     levels = np.array([schema.DIFFICULTIES.index(difficulty[r["triplet_id"]]) for r in rows], int)
     return pa.Table.from_pylist(rows, schema=schema.MOTION), levels
@@ -337,4 +378,3 @@ def calibrate_dataset(dataset: Dataset) -> Calibration:
         table = with_suggestions(motion.to_pylist(), triplets, after)
         write_motion(dataset, table, FlowSettings.of_table(dataset.table_path("motion")), after)
     return Calibration(before, after, agreement(human, before.levels(percent, occlusion)), fitted, table)
-

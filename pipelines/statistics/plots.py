@@ -3,6 +3,7 @@
 Histograms are normalised like the paper's Fig. 3b: each bar is the share of a dataset's
 triplets in that bin, so datasets of different sizes overlay on one scale.
 """
+
 from __future__ import annotations
 
 import io
@@ -49,12 +50,17 @@ def normalised_histograms(panels: list[tuple[str, dict[str, np.ndarray]]], title
 
 def motion_histograms(datasets: dict[str, pa.Table]) -> bytes:
     """Fig. 3b for MOTION tables ({dataset name: table}): flow mean, flow std, occlusion."""
-    columns = (("flow_mean", "mean displacement (px)"), ("flow_std", "std of displacement (px)"),
-               ("occlusion_ratio", "occluded share of pixels"))
+    columns = (
+        ("flow_mean", "mean displacement (px)"),
+        ("flow_std", "std of displacement (px)"),
+        ("occlusion_ratio", "occluded share of pixels"),
+    )
     return normalised_histograms([(label, {n: t[c].to_numpy() for n, t in datasets.items()}) for c, label in columns])
 
 
 def ssim_histograms(triplets: pa.Table) -> bytes:
     """Pair SSIMs of a TRIPLETS table, one panel per pair."""
     pairs = (("ssim_12", "SSIM frame1-frame2"), ("ssim_23", "SSIM frame2-frame3"), ("ssim_13", "SSIM frame1-frame3"))
-    return normalised_histograms([(label, {"triplets": triplets[c].to_numpy(zero_copy_only=False)}) for c, label in pairs])
+    return normalised_histograms(
+        [(label, {"triplets": triplets[c].to_numpy(zero_copy_only=False)}) for c, label in pairs]
+    )

@@ -6,6 +6,7 @@ suggestions), the train/test split, and sample triplets per difficulty. Every im
 embedded (PNG figures, JPEG contact sheets as data URIs), so the file can be mailed or
 archived alone. A section without data says which command produces it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,8 +27,15 @@ from atdkit.store import Dataset, write_file
 
 THUMBNAIL_WIDTH = 240
 GAP = 4  # pixels between the frames of a contact-sheet row
-NAVIGATION = (("overview", "Overview"), ("sources", "Sources"), ("selection", "Selection"), ("motion", "Motion"),
-              ("labels", "Labels"), ("split", "Split"), ("samples", "Samples"))
+NAVIGATION = (
+    ("overview", "Overview"),
+    ("sources", "Sources"),
+    ("selection", "Selection"),
+    ("motion", "Motion"),
+    ("labels", "Labels"),
+    ("split", "Split"),
+    ("samples", "Samples"),
+)
 
 STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #222;
@@ -54,8 +62,15 @@ def _e(value) -> str:
 
 def _table(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f'<td class="text">{_e(c)}</td>' if isinstance(c, str) and not c[:1].isdigit() else f"<td>{_e(c)}</td>"
-                                    for c in row) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="text">{_e(c)}</td>' if isinstance(c, str) and not c[:1].isdigit() else f"<td>{_e(c)}</td>"
+            for c in row
+        )
+        + "</tr>"
+        for row in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -93,8 +108,11 @@ class ReportData:
 
 def overview(data: ReportData) -> str:
     triplets = data.triplets
-    numbers = [("triplets", triplets.num_rows), ("films", len(set(triplets["source_id"].to_pylist()))),
-               ("series", len({s for s in triplets["series"].to_pylist() if s is not None}))]
+    numbers = [
+        ("triplets", triplets.num_rows),
+        ("films", len(set(triplets["source_id"].to_pylist()))),
+        ("series", len({s for s in triplets["series"].to_pylist() if s is not None})),
+    ]
     if data.labels is not None:
         numbers.append(("labelled", data.labels.num_rows))
     if data.splits is not None:
@@ -114,12 +132,22 @@ def sources_section(data: ReportData) -> str:
                 sides.setdefault(source, set()).add(side_of[triplet_id])
     if data.sources is None:
         rows = [[s, n, "/".join(sorted(sides.get(s, ()))) or "-"] for s, n in sorted(kept.items())]
-        note = _empty(f"No sources.parquet: only the triplet counts are known (run {data.run('extract --videos ... --out')}).")
+        note = _empty(
+            f"No sources.parquet: only the triplet counts are known (run {data.run('extract --videos ... --out')})."
+        )
         return _section("sources", "Sources", note + _table(["film", "triplets", "split"], rows))
     rows = [
-        [r["source_id"], r["series"] or "-", r["status"], f"{r['width']}x{r['height']}" if r["width"] else "-",
-         f"{r['fps']:.3f}" if r["fps"] else "-", r["frame_count"] or 0, r["candidates"] or 0, kept.get(r["source_id"], 0),
-         "/".join(sorted(sides.get(r["source_id"], ()))) or "-"]
+        [
+            r["source_id"],
+            r["series"] or "-",
+            r["status"],
+            f"{r['width']}x{r['height']}" if r["width"] else "-",
+            f"{r['fps']:.3f}" if r["fps"] else "-",
+            r["frame_count"] or 0,
+            r["candidates"] or 0,
+            kept.get(r["source_id"], 0),
+            "/".join(sorted(sides.get(r["source_id"], ()))) or "-",
+        ]
         for r in data.sources.to_pylist()
     ]
     header = ["film", "series", "status", "size", "fps", "frames", "candidates", "triplets", "split"]
@@ -131,7 +159,10 @@ def selection_section(data: ReportData) -> str:
     if triplets.num_rows == 0:
         return _section("selection", "Triplet selection", _empty("No triplets: every candidate was rejected."))
     intervals = Counter(triplets["interval"].to_pylist())
-    rows = [[f"{k} (frames i, i+{k + 1}, i+{2 * k + 2})", n, _share(n, triplets.num_rows)] for k, n in sorted(intervals.items())]
+    rows = [
+        [f"{k} (frames i, i+{k + 1}, i+{2 * k + 2})", n, _share(n, triplets.num_rows)]
+        for k, n in sorted(intervals.items())
+    ]
     body = (
         "<p>Pair SSIMs of the kept triplets (all three pairs lie in the band the films were extracted with).</p>"
         + _image(plots.ssim_histograms(triplets), "image/png", "SSIM histograms")
@@ -147,19 +178,32 @@ def motion_section(data: ReportData) -> str:
     path = data.dataset.table_path("motion")
     settings, thresholds = FlowSettings.of_table(path), recorded_thresholds(path)
     rows = []
-    for column, label in (("flow_mean", "flow mean (px)"), ("flow_std", "flow std (px)"), ("occlusion_ratio", "occluded share")):
+    for column, label in (
+        ("flow_mean", "flow mean (px)"),
+        ("flow_std", "flow std (px)"),
+        ("occlusion_ratio", "occluded share"),
+    ):
         values = motion[column].to_numpy()
         rows.append([label, *(f"{v:.3g}" for v in np.percentile(values, [10, 50, 90, 100]))])
     counts = Counter(motion["suggested_difficulty"].to_pylist())
     body = (
         f"<p>Optical flow frame1&nbsp;&harr;&nbsp;frame3 of {motion.num_rows:,} triplets: {_e(settings.describe())}; "
-        "displacements in pixels of the saved frames. Histograms are normalised (share of triplets per bin), as in the paper's Fig. 3b.</p>"
-        + _image(plots.motion_histograms({data.dataset.root.name or "dataset": motion}), "image/png", "motion histograms")
+        "displacements in pixels of the saved frames. "
+        "Histograms are normalised (share of triplets per bin), as in the paper's Fig. 3b.</p>"
+        + _image(
+            plots.motion_histograms({data.dataset.root.name or "dataset": motion}), "image/png", "motion histograms"
+        )
         + _table(["statistic", "10%", "median", "90%", "max"], rows)
         + "<h3>Suggested difficulty</h3>"
-        + (f"<p>{_e(thresholds.describe())} (motion: flow mean as a share of the frame diagonal).</p>" if thresholds else "")
-        + _table(["difficulty", "triplets", "share"],
-                 [[d, counts.get(d, 0), _share(counts.get(d, 0), motion.num_rows)] for d in schema.DIFFICULTIES])
+        + (
+            f"<p>{_e(thresholds.describe())} (motion: flow mean as a share of the frame diagonal).</p>"
+            if thresholds
+            else ""
+        )
+        + _table(
+            ["difficulty", "triplets", "share"],
+            [[d, counts.get(d, 0), _share(counts.get(d, 0), motion.num_rows)] for d in schema.DIFFICULTIES],
+        )
     )
     return _section("motion", "Motion", body)
 
@@ -182,19 +226,32 @@ def labels_section(data: ReportData) -> str:
     annotators = Counter(r["n_labels"] or 0 for r in rows)
     body = "<h3>Progress</h3>" + _table(["", "triplets", f"of {total:,}"], progress)
     body += "<h3>Annotator agreement</h3>"
-    body += (f"<p>On eligibility, the annotators of {unanimous:,} of the {len(multiple):,} triplets labelled more than once "
-             f"agree unanimously ({_share(unanimous, len(multiple))}).</p>") if multiple else _empty("No triplet has two labels yet.")
+    body += (
+        (
+            f"<p>On eligibility, the annotators of {unanimous:,} of the {len(multiple):,} triplets labelled "
+            f"more than once agree unanimously ({_share(unanimous, len(multiple))}).</p>"
+        )
+        if multiple
+        else _empty("No triplet has two labels yet.")
+    )
     body += _table(["annotators", "triplets"], [[k, n] for k, n in sorted(annotators.items())])
     difficulty = Counter(r["difficulty"] for r in rows if r["difficulty"])
-    body += "<h3>Human difficulty</h3>" + _table(["difficulty", "triplets"], [[d, difficulty.get(d, 0)] for d in schema.DIFFICULTIES])
+    body += "<h3>Human difficulty</h3>" + _table(
+        ["difficulty", "triplets"], [[d, difficulty.get(d, 0)] for d in schema.DIFFICULTIES]
+    )
     agreement = suggestion_agreement(data.dataset, data.motion) if data.motion is not None else None
     if agreement is not None:
-        body += (f"<p>Suggested against human difficulty on {agreement.n:,} triplets: quadratic-weighted kappa "
-                 f"{agreement.kappa:.3f}, {agreement.exact:.0%} identical.</p>")
+        body += (
+            f"<p>Suggested against human difficulty on {agreement.n:,} triplets: quadratic-weighted kappa "
+            f"{agreement.kappa:.3f}, {agreement.exact:.0%} identical.</p>"
+        )
         confusion = [[d, *row] for d, row in zip(schema.DIFFICULTIES, agreement.confusion.tolist())]
         body += _table(["human \\ suggested", *schema.DIFFICULTIES], confusion)
     else:
-        body += _empty(f"Agreement with the suggested difficulty needs motion statistics ({data.run('stats')}) and human difficulties.")
+        body += _empty(
+            f"Agreement with the suggested difficulty needs motion statistics ({data.run('stats')}) "
+            "and human difficulties."
+        )
     tags = Counter(t for r in rows for t in (r["general_motion"] or []) + (r["behavior"] or []))
     body += "<h3>Motion tags</h3>"
     all_tags = (*schema.GENERAL_MOTIONS, *schema.BEHAVIORS)
@@ -208,13 +265,28 @@ def split_section(data: ReportData) -> str:
     settings = SplitSettings.of_table(data.dataset) or SplitSettings()
     shared = check_exclusive(data.triplets, data.splits, settings.by)
     sides = summarise(data.triplets, data.splits, data.labels, settings.by)
-    header = ["side", "triplets", "share", "films" if settings.by == "source" else "series", *schema.DIFFICULTIES, "unlabelled"]
+    header = [
+        "side",
+        "triplets",
+        "share",
+        "films" if settings.by == "source" else "series",
+        *schema.DIFFICULTIES,
+        "unlabelled",
+    ]
     levels = (*schema.DIFFICULTIES, "unlabelled")
-    rows = [[s.side, s.triplets, f"{s.share:.1%}", ", ".join(s.groups), *(s.difficulties.get(d, 0) for d in levels)] for s in sides]
-    verdict = (f"<p><b>Not exclusive:</b> on both sides: {_e(', '.join(shared))}.</p>" if shared
-               else f"<p>No {_e(settings.by)} is on both sides.</p>")
-    body = (f"<p>Split by {_e(settings.by)}, test fraction {settings.test_fraction:g}, seed {settings.seed}; "
-            "difficulties are the human labels.</p>" + verdict + _table(header, rows))
+    rows = [
+        [s.side, s.triplets, f"{s.share:.1%}", ", ".join(s.groups), *(s.difficulties.get(d, 0) for d in levels)]
+        for s in sides
+    ]
+    verdict = (
+        f"<p><b>Not exclusive:</b> on both sides: {_e(', '.join(shared))}.</p>"
+        if shared
+        else f"<p>No {_e(settings.by)} is on both sides.</p>"
+    )
+    body = (
+        f"<p>Split by {_e(settings.by)}, test fraction {settings.test_fraction:g}, seed {settings.seed}; "
+        "difficulties are the human labels.</p>" + verdict + _table(header, rows)
+    )
     tags = [t for t in (*schema.GENERAL_MOTIONS, *schema.BEHAVIORS) if any(s.tags.get(t) for s in sides)]
     if tags:
         body += _table(["tag", *(s.side for s in sides)], [[t, *(s.tags.get(t, 0) for s in sides)] for t in tags])
@@ -235,14 +307,20 @@ def contact_row(folder: Path) -> bytes | None:
 
 def samples_section(data: ReportData, per_group: int) -> str:
     ids = data.triplets["triplet_id"].to_pylist()
-    human = dict(zip(data.labels["triplet_id"].to_pylist(), data.labels["difficulty"].to_pylist())) if data.labels is not None else {}
+    human = (
+        dict(zip(data.labels["triplet_id"].to_pylist(), data.labels["difficulty"].to_pylist()))
+        if data.labels is not None
+        else {}
+    )
     motion = {r["triplet_id"]: r for r in data.motion.to_pylist()} if data.motion is not None else {}
     groups: dict[str, list[str]] = {}
     for triplet_id in ids:
         level = human.get(triplet_id) or (motion.get(triplet_id) or {}).get("suggested_difficulty") or "unrated"
         groups.setdefault(level, []).append(triplet_id)
-    body = ("<p>Each row: frame1, frame2 (the one to interpolate), frame3. "
-            "Difficulty is the human label where there is one, else the suggestion.</p>")
+    body = (
+        "<p>Each row: frame1, frame2 (the one to interpolate), frame3. "
+        "Difficulty is the human label where there is one, else the suggestion.</p>"
+    )
     if per_group == 0 or not ids:
         return _section("samples", "Sample triplets", body + _empty("No samples asked for." if ids else "No triplets."))
     rng = np.random.default_rng(0)
@@ -264,10 +342,19 @@ def samples_section(data: ReportData, per_group: int) -> str:
                 continue
             facts = [("human" if human.get(triplet_id) else "suggested") + f": {level}"] if level != "unrated" else []
             if triplet_id in motion:
-                facts += [f"flow {motion[triplet_id]['flow_mean']:.1f} px", f"occluded {motion[triplet_id]['occlusion_ratio']:.1%}"]
-            figures.append(f"<figure>{_image(jpeg, 'image/jpeg', triplet_id, 'triplet')}<figcaption>{_e(triplet_id)}"
-                           f"<br>{_e(', '.join(facts))}</figcaption></figure>")
-        body += f'<div class="sheet">{"".join(figures)}</div>' if figures else _empty("The sampled triplets' frames are not on disk.")
+                facts += [
+                    f"flow {motion[triplet_id]['flow_mean']:.1f} px",
+                    f"occluded {motion[triplet_id]['occlusion_ratio']:.1%}",
+                ]
+            figures.append(
+                f"<figure>{_image(jpeg, 'image/jpeg', triplet_id, 'triplet')}<figcaption>{_e(triplet_id)}"
+                f"<br>{_e(', '.join(facts))}</figcaption></figure>"
+            )
+        body += (
+            f'<div class="sheet">{"".join(figures)}</div>'
+            if figures
+            else _empty("The sampled triplets' frames are not on disk.")
+        )
     if missing:
         body += f'<p class="note">{missing} sampled triplet(s) left out: frames missing (a --dry-run extraction?).</p>'
     return _section("samples", "Sample triplets", body)
@@ -276,14 +363,22 @@ def samples_section(data: ReportData, per_group: int) -> str:
 def build_report(dataset: Dataset, samples: int = 4) -> str:
     data = ReportData(dataset)
     name = dataset.root.resolve().name
-    sections = [overview(data), sources_section(data), selection_section(data), motion_section(data),
-                labels_section(data), split_section(data), samples_section(data, samples)]
+    sections = [
+        overview(data),
+        sources_section(data),
+        selection_section(data),
+        motion_section(data),
+        labels_section(data),
+        split_section(data),
+        samples_section(data, samples),
+    ]
     nav = "".join(f'<a href="#{anchor}">{title}</a>' for anchor, title in NAVIGATION)
     generated = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(name)}: atdkit dataset report</title>'
         f"<style>{STYLE}</style></head><body><header><h1>{_e(name)}</h1>"
-        f'<p class="meta">{_e(dataset.root.resolve())} &middot; generated {_e(generated)} by atdkit {_e(atdkit.__version__)}</p>'
+        f'<p class="meta">{_e(dataset.root.resolve())} &middot; generated {_e(generated)} '
+        f"by atdkit {_e(atdkit.__version__)}</p>"
         f"<nav>{nav}</nav></header>{''.join(sections)}</body></html>\n"
     )
 

@@ -12,6 +12,7 @@ where the distance is the total variation between the distributions of the human
 difficulties in labels.parquet on either side (0 without labels). The lowest score wins,
 the first on ties, so a seed always gives the same split.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,8 +88,13 @@ def human_levels(triplets: pa.Table, labels: pa.Table | None) -> np.ndarray:
     if labels is None:
         return np.full(triplets.num_rows, -1)
     difficulty = dict(zip(labels["triplet_id"].to_pylist(), labels["difficulty"].to_pylist()))
-    return np.array([schema.DIFFICULTIES.index(d) if (d := difficulty.get(t)) in schema.DIFFICULTIES else -1
-                     for t in triplets["triplet_id"].to_pylist()], int)
+    return np.array(
+        [
+            schema.DIFFICULTIES.index(d) if (d := difficulty.get(t)) in schema.DIFFICULTIES else -1
+            for t in triplets["triplet_id"].to_pylist()
+        ],
+        int,
+    )
 
 
 @dataclass
@@ -98,10 +104,14 @@ class SplitSettings:
     seed: int = 0
 
     def metadata(self) -> dict[bytes, bytes]:
-        return {b"atdkit.split": json.dumps({"by": self.by, "test_fraction": self.test_fraction, "seed": self.seed}).encode()}
+        return {
+            b"atdkit.split": json.dumps(
+                {"by": self.by, "test_fraction": self.test_fraction, "seed": self.seed}
+            ).encode()
+        }
 
     @classmethod
-    def of_table(cls, dataset: Dataset) -> "SplitSettings | None":
+    def of_table(cls, dataset: Dataset) -> SplitSettings | None:
         """The settings splits.parquet was made with, when it records them."""
         recorded = (pq.read_schema(dataset.table_path("splits")).metadata or {}).get(b"atdkit.split")
         return cls(**json.loads(recorded)) if recorded else None
@@ -118,11 +128,14 @@ def split_dataset(dataset: Dataset, settings: SplitSettings) -> pa.Table:
     if len(distinct) < 2:
         hint = " (label films with atdkit extract --series or --series-map)" if settings.by == "series" else ""
         raise SplitError(
-            f"{dataset.root}: all {len(groups)} triplets come from one {settings.by} ({distinct[0] if distinct else 'none'}): "
+            f"{dataset.root}: all {len(groups)} triplets come from one {settings.by} "
+            f"({distinct[0] if distinct else 'none'}): "
             f"a split with no {settings.by} on both sides needs at least two{hint}"
         )
     test = choose_split(groups, human_levels(triplets, labels), settings.test_fraction, settings.seed)
-    table = pa.table({"triplet_id": triplets["triplet_id"], "split": pa.array(np.where(test, "test", "train").tolist())})
+    table = pa.table(
+        {"triplet_id": triplets["triplet_id"], "split": pa.array(np.where(test, "test", "train").tolist())}
+    )
     with dataset.writing():
         dataset.write("splits", table, settings.metadata())
     return table
@@ -142,7 +155,11 @@ def summarise(triplets: pa.Table, splits: pa.Table, labels: pa.Table | None, by:
     """What each side of a split holds: sizes, films or series, human difficulties and motion tags."""
     side_of = dict(zip(splits["triplet_id"].to_pylist(), splits["split"].to_pylist()))
     label_of = {row["triplet_id"]: row for row in labels.to_pylist()} if labels is not None else {}
-    rows = [{"triplet_id": t, "group": g} for t, g in zip(triplets["triplet_id"].to_pylist(), groups_of(triplets, by)) if t in side_of]
+    rows = [
+        {"triplet_id": t, "group": g}
+        for t, g in zip(triplets["triplet_id"].to_pylist(), groups_of(triplets, by))
+        if t in side_of
+    ]
     summaries = []
     for side in schema.SPLIT_SIDES:
         mine = [r for r in rows if side_of[r["triplet_id"]] == side]
@@ -155,7 +172,9 @@ def summarise(triplets: pa.Table, splits: pa.Table, labels: pa.Table | None, by:
             for tag in (label or {}).get("behavior") or []:
                 tags[tag] += 1
         groups = sorted({r["group"] for r in mine})
-        summaries.append(SideSummary(side, len(mine), len(mine) / len(rows) if rows else 0.0, groups, difficulties, tags))
+        summaries.append(
+            SideSummary(side, len(mine), len(mine) / len(rows) if rows else 0.0, groups, difficulties, tags)
+        )
     return summaries
 
 

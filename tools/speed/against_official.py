@@ -16,6 +16,7 @@ thinning); SGM's guide flows, the official flow generation fed atdkit's matches 
 script computes its matching degree inside its ``__main__``, which is not importable).
 Frames default to the real keyframe pair in ../shared/data, resized to 960x540.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,15 +35,21 @@ import scipy.ndimage  # noqa: F401  (imported before NumPy's old aliases come ba
 import skimage.filters  # noqa: F401
 import torch
 import torch.nn.functional as F
+from sgm_pair import read
 
 from atdkit.benchmark.methods.animeinterp import AnimeInterp
 from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures, guide_flows, match_pieces
 from atdkit.benchmark.methods.animeinterp.sgm.segmentation import segment
-from sgm_pair import read
 
 REPO = Path(__file__).resolve().parents[2]
-PAIR = [REPO.parent / "shared" / "data" / "pairs" / "anime_keyframes_640x540" / f"konobi12_panel_{n}.png" for n in ("009", "018")]
-LINE_ARGUMENTS = {"japan": (2, 20, [10, 10, 10]), "western": (1, 20, [30, 40, 30])}  # what the official script chose per folder
+PAIR = [
+    REPO.parent / "shared" / "data" / "pairs" / "anime_keyframes_640x540" / f"konobi12_panel_{n}.png"
+    for n in ("009", "018")
+]
+LINE_ARGUMENTS = {
+    "japan": (2, 20, [10, 10, 10]),
+    "western": (1, 20, [30, 40, 30]),
+}  # what the official script chose per folder
 
 
 def scatter_stand_in() -> types.ModuleType:
@@ -67,8 +74,10 @@ def scatter_stand_in() -> types.ModuleType:
 def torchvision_stand_in() -> types.ModuleType:
     """The two transforms the official SGM script imports (ToTensor on float images, Normalize)."""
     module, transforms = types.ModuleType("torchvision"), types.ModuleType("torchvision.transforms")
-    transforms.ToTensor = lambda: (lambda image: torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))))
-    transforms.Normalize = lambda mean, std: (lambda x: (x - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1))
+    transforms.ToTensor = lambda: lambda image: torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    transforms.Normalize = lambda mean, std: (
+        lambda x: (x - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+    )
     module.transforms = transforms
     return module
 
@@ -77,26 +86,33 @@ def opencv3_names() -> types.SimpleNamespace:
     """cv2 as the official code calls it: OpenCV 3's three-value findContours and cv2.optflow's DIS."""
     names = types.SimpleNamespace(**{name: getattr(cv2, name) for name in dir(cv2) if not name.startswith("__")})
     names.findContours = lambda *args, **kwargs: (None, *cv2.findContours(*args, **kwargs))
-    names.optflow = types.SimpleNamespace(createOptFlow_DIS=cv2.DISOpticalFlow_create,
-                                          DISOpticalFlow_PRESET_MEDIUM=cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    names.optflow = types.SimpleNamespace(
+        createOptFlow_DIS=cv2.DISOpticalFlow_create, DISOpticalFlow_PRESET_MEDIUM=cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+    )
     return names
 
 
 @contextlib.contextmanager
 def official_code(repo: Path):
     """The official modules importable and runnable on this CPU, for the duration of the block."""
-    stand_ins = {"cupy": types.SimpleNamespace(util=types.SimpleNamespace(memoize=lambda **_: (lambda f: f))),
-                 "torch_scatter": scatter_stand_in()}
+    stand_ins = {
+        "cupy": types.SimpleNamespace(util=types.SimpleNamespace(memoize=lambda **_: lambda f: f)),
+        "torch_scatter": scatter_stand_in(),
+    }
     try:
         import torchvision  # noqa: F401
     except ImportError:
-        stand_ins.update({"torchvision": torchvision_stand_in(), "torchvision.transforms": torchvision_stand_in().transforms})
+        stand_ins.update(
+            {"torchvision": torchvision_stand_in(), "torchvision.transforms": torchvision_stand_in().transforms}
+        )
     saved_modules = {name: sys.modules.get(name) for name in stand_ins}
     sys.modules.update(stand_ins)
     sys.path[:0] = [str(repo), str(repo / "models" / "sgm_model")]
     saved = (torch.Tensor.cuda, F.grid_sample)
     torch.Tensor.cuda = lambda self, *args, **kwargs: self
-    F.grid_sample = lambda image, grid, mode="bilinear", padding_mode="zeros", align_corners=True: saved[1](image, grid, mode, padding_mode, align_corners)
+    F.grid_sample = lambda image, grid, mode="bilinear", padding_mode="zeros", align_corners=True: saved[1](
+        image, grid, mode, padding_mode, align_corners
+    )
     np.float, np.bool, np.int = float, bool, int
     try:
         with warnings.catch_warnings():
@@ -137,11 +153,17 @@ def compare_network(size: tuple[int, int]) -> None:
     flow01, flow10 = (torch.randn(1, 2, height, width, generator=generator) * 3 for _ in range(2))
     with torch.no_grad():
         expected, official_seconds = timed(lambda: official(frame0, frame1, flow01.clone(), flow10.clone(), 0.5))
-        (found, first), (_, second) = (timed(lambda: ours(frame0, frame1, flow01.clone(), flow10.clone(), 0.5)) for _ in range(2))
+        (found, first), (_, second) = (
+            timed(lambda: ours(frame0, frame1, flow01.clone(), flow10.clone(), 0.5)) for _ in range(2)
+        )
         our_seconds = min(first, second)  # the official code runs once: it is the slow one
     differences = [float((a - b).abs().max()) for a, b in zip(found, expected[:3])]
-    print(f"network at {width}x{height}: official {official_seconds:.2f} s, atdkit {our_seconds:.2f} s (best of 2; {official_seconds / our_seconds:.1f}x); "
-          f"largest differences: frame {differences[0]:.2g}, flow 0->1 {differences[1]:.2g} px, flow 1->0 {differences[2]:.2g} px")
+    print(
+        f"network at {width}x{height}: official {official_seconds:.2f} s, atdkit {our_seconds:.2f} s "
+        f"(best of 2; {official_seconds / our_seconds:.1f}x); "
+        f"largest differences: frame {differences[0]:.2g}, "
+        f"flow 0->1 {differences[1]:.2g} px, flow 1->0 {differences[2]:.2g} px"
+    )
 
 
 def compare_sgm(paths: list[Path], style: str) -> None:
@@ -162,8 +184,12 @@ def compare_sgm(paths: list[Path], style: str) -> None:
     segment(rgb[0], style)  # warm-up
     found, our_seconds = timed(lambda: [segment(image, style) for image in rgb])
     same = [np.array_equal(a, b) for a, b in zip(found, expected)]
-    print(f"SGM segmentation of both frames: official {official_seconds:.2f} s, atdkit {our_seconds:.2f} s ({official_seconds / our_seconds:.1f}x); "
-          f"{len(np.unique(found[0]))} and {len(np.unique(found[1]))} pieces; label maps identical: {same[0]} and {same[1]}")
+    print(
+        f"SGM segmentation of both frames: official {official_seconds:.2f} s, atdkit {our_seconds:.2f} s "
+        f"({official_seconds / our_seconds:.1f}x); "
+        f"{len(np.unique(found[0]))} and {len(np.unique(found[1]))} pieces; "
+        f"label maps identical: {same[0]} and {same[1]}"
+    )
 
     torch.manual_seed(0)
     vgg = VGGFeatures().eval()
@@ -171,13 +197,30 @@ def compare_sgm(paths: list[Path], style: str) -> None:
     matches = match_pieces(vgg(*rgb), labels0, labels1)
     flow01, flow10 = guide_flows(rgb[0], rgb[1], matches)
     gen_sgm.maxPixNum = labels0.size
-    centres0, centres1 = (matches.pieces0.centre_x, matches.pieces0.centre_y), (matches.pieces1.centre_x, matches.pieces1.centre_y)
-    match01, rank01, match10, rank10 = (torch.from_numpy(a) for a in (matches.match01, matches.rank_sum01, matches.match10, matches.rank_sum10))
+    centres0, centres1 = (
+        (matches.pieces0.centre_x, matches.pieces0.centre_y),
+        (matches.pieces1.centre_x, matches.pieces1.centre_y),
+    )
+    match01, rank01, match10, rank10 = (
+        torch.from_numpy(a) for a in (matches.match01, matches.rank_sum01, matches.match10, matches.rank_sum10)
+    )
     with contextlib.redirect_stdout(io.StringIO()):
-        (official01, _), seconds01 = timed(lambda: gen_sgm.get_guidance_flow(labels0, labels1, bgr[0], bgr[1], rank01, match01, None, *centres0, *centres1))
-        (official10, _), seconds10 = timed(lambda: gen_sgm.get_guidance_flow(labels1, labels0, bgr[1], bgr[0], rank10, match10, None, *centres1, *centres0))
-    print(f"SGM flow generation from the same matches ({int((rank01 <= 0).sum())} mutual): official {seconds01 + seconds10:.2f} s; "
-          f"largest differences: flow 0->1 {np.abs(flow01 - official01).max():.2g} px, flow 1->0 {np.abs(flow10 - official10).max():.2g} px")
+        (official01, _), seconds01 = timed(
+            lambda: gen_sgm.get_guidance_flow(
+                labels0, labels1, bgr[0], bgr[1], rank01, match01, None, *centres0, *centres1
+            )
+        )
+        (official10, _), seconds10 = timed(
+            lambda: gen_sgm.get_guidance_flow(
+                labels1, labels0, bgr[1], bgr[0], rank10, match10, None, *centres1, *centres0
+            )
+        )
+    print(
+        f"SGM flow generation from the same matches ({int((rank01 <= 0).sum())} mutual): "
+        f"official {seconds01 + seconds10:.2f} s; "
+        f"largest differences: flow 0->1 {np.abs(flow01 - official01).max():.2g} px, "
+        f"flow 1->0 {np.abs(flow10 - official10).max():.2g} px"
+    )
 
 
 def main() -> None:
@@ -194,7 +237,10 @@ def main() -> None:
         sys.exit("give two frames (or none for the default pair)")
     torch.set_num_threads(args.threads)
     height, width = (int(side) for side in args.size.split("x"))
-    print(f"atdkit against {args.official.resolve()} on the CPU, {args.threads} threads, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"atdkit against {args.official.resolve()} on the CPU, {args.threads} threads, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
     with official_code(args.official):
         compare_sgm(args.frames, args.style)
         compare_network((height, width))

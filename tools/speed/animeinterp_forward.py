@@ -7,6 +7,7 @@ triplets/s in fp32 and fp16 (autocast) at ``--batch`` triplets per call, and pea
 Without ``--checkpoint`` the weights are random (the speed is the same). Timing as in
 ``forward_timing``: a warm-up, then the median (and on the CPU the best) of ``--runs``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,17 +16,27 @@ import resource
 from pathlib import Path
 
 import torch
+from forward_timing import (
+    HEIGHT,
+    WIDTH,
+    compute_report,
+    gigaflop,
+    load_average,
+    print_gpu_rates,
+    random_frames,
+    reference_conv_rate,
+    timed,
+)
 
 from atdkit.benchmark.methods.animeinterp import AnimeInterp
-from forward_timing import (
-    HEIGHT, WIDTH, compute_report, gigaflop, load_average, print_gpu_rates, random_frames, reference_conv_rate, timed,
-)
 
 
 def inputs(batch: int, device: torch.device):
     """Random frames and a smooth random flow (and its negative) as the SGM flows."""
     generator = torch.Generator().manual_seed(1)
-    flow = torch.nn.functional.interpolate(torch.randn(batch, 2, 6, 8, generator=generator) * 10, size=(HEIGHT, WIDTH), mode="bilinear")
+    flow = torch.nn.functional.interpolate(
+        torch.randn(batch, 2, 6, 8, generator=generator) * 10, size=(HEIGHT, WIDTH), mode="bilinear"
+    )
     return *random_frames(batch, device), flow.to(device), (-flow).to(device)
 
 
@@ -45,9 +56,11 @@ def main() -> None:
         forward = lambda: model(frame0, frame1, flow01, flow10)  # noqa: E731
         with torch.inference_mode():
             median, best = timed(forward, args.runs)
-        print(f"cpu fp32, {args.threads} threads: {median:.2f} s per triplet (median of {args.runs}; best {best:.2f} s); "
-              f"peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB; "
-              f"load average now {os.getloadavg()[0]:.2f}")
+        print(
+            f"cpu fp32, {args.threads} threads: {median:.2f} s per triplet (median of {args.runs}; best {best:.2f} s); "
+            f"peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB; "
+            f"load average now {os.getloadavg()[0]:.2f}"
+        )
         print(f"  per triplet {compute_report(gigaflop(forward), best, reference_conv_rate())}")
     if torch.cuda.is_available():
         model = model.to("cuda")

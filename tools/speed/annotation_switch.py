@@ -12,6 +12,7 @@ cache).
 
     python tools/speed/annotation_switch.py [--work DIR] [--triplets 2000] [--switches 30]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,6 @@ def build_dataset(work: Path, count: int, labelled: int, frames: Path | None) ->
     import shutil
 
     import cv2
-
     from rich.console import Console
 
     from atdkit.pipelines.executors import ExecutorChoice
@@ -51,16 +51,34 @@ def build_dataset(work: Path, count: int, labelled: int, frames: Path | None) ->
         for n in (1, 2, 3):
             shutil.copy(frames / f"frame{n}.png", source / "real" / f"frame{n}.png")
         height, width = cv2.imread(str(source / "real" / "frame2.png")).shape[:2]
-        base = [{"triplet_id": "real", "source_id": "bench", "series": None, "frames": [0, 1, 2], "interval": 0,
-                 "timestamps": [0.0, 0.04, 0.08], "ssim_12": 0.9, "ssim_23": 0.9, "ssim_13": 0.85, "width": width, "height": height}]
+        base = [
+            {
+                "triplet_id": "real",
+                "source_id": "bench",
+                "series": None,
+                "frames": [0, 1, 2],
+                "interval": 0,
+                "timestamps": [0.0, 0.04, 0.08],
+                "ssim_12": 0.9,
+                "ssim_23": 0.9,
+                "ssim_13": 0.85,
+                "width": width,
+                "height": height,
+            }
+        ]
     else:
         clip = work / "clip_1080p.mp4"
         if not clip.exists():
             render_clip(clip, seed=4, size=(1920, 1080), seconds=3)
         extracted = Dataset(work / "extracted")
         if not extracted.has("triplets"):
-            extract([str(clip)], extracted, {"min_gap": 0, "min_change": 0.0}, ExecutorChoice(workers=2),
-                    Console(stderr=True, quiet=True))
+            extract(
+                [str(clip)],
+                extracted,
+                {"min_gap": 0, "min_change": 0.0},
+                ExecutorChoice(workers=2),
+                Console(stderr=True, quiet=True),
+            )
         base, source = extracted.rows("triplets"), extracted.frames_dir
     rows = []
     for index in range(count):
@@ -75,8 +93,21 @@ def build_dataset(work: Path, count: int, labelled: int, frames: Path | None) ->
     stamp = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
     for person in ("alice", "bob"):
         for index, row in enumerate(rows[:labelled]):
-            write_part(root, ANNOTATIONS, person, [label_row(row["triplet_id"], person, True, difficulty="medium",
-                                                             roi=(100, 100, 400, 300), created_at=stamp + dt.timedelta(seconds=index))])
+            write_part(
+                root,
+                ANNOTATIONS,
+                person,
+                [
+                    label_row(
+                        row["triplet_id"],
+                        person,
+                        True,
+                        difficulty="medium",
+                        roi=(100, 100, 400, 300),
+                        created_at=stamp + dt.timedelta(seconds=index),
+                    )
+                ],
+            )
     Dataset(root).write("triplets", rows)
     return root
 
@@ -109,29 +140,41 @@ def measure(dataset: Path, switches: int, think: float, person: str) -> list[flo
 def summary(name: str, times: list[float]) -> str:
     ordered = sorted(times)
     p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
-    return (f"{name:<44} median {statistics.median(times) * 1000:7.1f} ms   p90 {p90 * 1000:7.1f} ms   "
-            f"max {max(times) * 1000:7.1f} ms   ({len(times)} switches)")
+    return (
+        f"{name:<44} median {statistics.median(times) * 1000:7.1f} ms   p90 {p90 * 1000:7.1f} ms   "
+        f"max {max(times) * 1000:7.1f} ms   ({len(times)} switches)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work", type=Path, help="folder for the clip and the dataset (default: a new temporary folder)")
+    parser.add_argument(
+        "--work", type=Path, help="folder for the clip and the dataset (default: a new temporary folder)"
+    )
     parser.add_argument("--triplets", type=int, default=2000)
-    parser.add_argument("--labelled", type=int, default=600, help="triplets alice and bob already labelled (default 600)")
+    parser.add_argument(
+        "--labelled", type=int, default=600, help="triplets alice and bob already labelled (default 600)"
+    )
     parser.add_argument("--switches", type=int, default=30)
     parser.add_argument("--think", type=float, default=1.0, help="seconds between switches (default 1.0)")
-    parser.add_argument("--frames", type=Path, default=DRAGON if DRAGON.is_dir() else None,
-                        help="a folder with frame1.png, frame2.png, frame3.png that every triplet shows "
-                             "(default: the real 1080p triplet in ../shared/data when present, else synthetic frames)")
+    parser.add_argument(
+        "--frames",
+        type=Path,
+        default=DRAGON if DRAGON.is_dir() else None,
+        help="a folder with frame1.png, frame2.png, frame3.png that every triplet shows "
+        "(default: the real 1080p triplet in ../shared/data when present, else synthetic frames)",
+    )
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="atdkit-annotation-bench-"))
     work.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
     dataset = build_dataset(work, args.triplets, args.labelled, args.frames)
-    print(f"dataset: {dataset} ({args.triplets} triplets, frames from {args.frames or 'a synthetic 1080p clip'}, "
-          f"{2 * args.labelled} label parts), "
-          f"ready in {time.perf_counter() - started:.1f} s")
+    print(
+        f"dataset: {dataset} ({args.triplets} triplets, frames from {args.frames or 'a synthetic 1080p clip'}, "
+        f"{2 * args.labelled} label parts), "
+        f"ready in {time.perf_counter() - started:.1f} s"
+    )
 
     from atdkit.annotation_ui.images import render
 

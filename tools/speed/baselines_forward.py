@@ -10,6 +10,7 @@ that its peak resident memory is its own. With a CUDA GPU, also triplets/s in fp
 (autocast) at ``--batch`` triplets per call, and peak GPU memory. Timing as in
 ``forward_timing``: a warm-up, then the median (and on the CPU the best) of ``--runs``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,15 +20,23 @@ import resource
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
+from forward_timing import (
+    HEIGHT,
+    WIDTH,
+    compute_report,
+    gigaflop,
+    load_average,
+    print_gpu_rates,
+    random_frames,
+    reference_conv_rate,
+    timed,
+)
 
 from atdkit.benchmark.harness import fit_inputs
 from atdkit.benchmark.methods import get
 from atdkit.benchmark.methods.rife import IFNet
 from atdkit.benchmark.methods.softsplat import SoftSplat
 from atdkit.benchmark.methods.superslomo import SuperSloMo
-from forward_timing import (
-    HEIGHT, WIDTH, compute_report, gigaflop, load_average, print_gpu_rates, random_frames, reference_conv_rate, timed,
-)
 
 NETWORKS = {"softsplat": SoftSplat, "superslomo": SuperSloMo, "rife": IFNet}
 
@@ -66,12 +75,18 @@ def main() -> None:
         if not args.no_cpu:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 median, best, peak, report = pool.submit(cpu_run, name, args.threads, args.runs).result()
-            print(f"{name}: cpu fp32, {args.threads} threads: {median:.2f} s per triplet (median of {args.runs}; best {best:.2f} s); "
-                  f"peak resident memory {peak:.2f} GiB; load average now {os.getloadavg()[0]:.2f}")
+            print(
+                f"{name}: cpu fp32, {args.threads} threads: {median:.2f} s per triplet "
+                f"(median of {args.runs}; best {best:.2f} s); "
+                f"peak resident memory {peak:.2f} GiB; load average now {os.getloadavg()[0]:.2f}"
+            )
             print(f"  per triplet {report}")
         if torch.cuda.is_available():
-            run, (frame1, frame3) = interpolator(name, torch.device("cuda")), random_frames(args.batch, torch.device("cuda"))
-            print_gpu_rates(f"{name}: ", lambda: run(frame1, frame3), args.batch, args.runs)
+            run, (frame1, frame3) = (
+                interpolator(name, torch.device("cuda")),
+                random_frames(args.batch, torch.device("cuda")),
+            )
+            print_gpu_rates(f"{name}: ", lambda: run(frame1, frame3), args.batch, args.runs)  # noqa: B023
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Frames are cartoon-like drawings (flat shapes on gradients) or, with ``--triplet
 real triplet resized to 960x540 and repeated. The target is under 50 ms per triplet, so that
 the harness adds under 2 minutes to a 2,000-triplet test set.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,7 +38,9 @@ def cartoon(rng: np.random.Generator) -> np.ndarray:
     width, height = SIZE
     ramp = np.linspace(0, 1, height, dtype=np.float32)[:, None, None]
     top, bottom = rng.uniform(60, 230, 3), rng.uniform(30, 200, 3)
-    image = np.ascontiguousarray(np.broadcast_to(top + (bottom - top) * ramp, (height, width, 3)).round().astype(np.uint8))
+    image = np.ascontiguousarray(
+        np.broadcast_to(top + (bottom - top) * ramp, (height, width, 3)).round().astype(np.uint8)
+    )
     for _ in range(12):
         centre = rng.uniform((0, 0), SIZE)
         points = centre + rng.normal(0, 60, (6, 2))
@@ -54,8 +57,9 @@ def write_layout(root: Path, count: int, source: Path | None) -> None:
         triplet_id = f"Japan_v2_0_{i:06d}_s3"
         for n, image in enumerate(real or [cartoon(rng) for _ in range(3)], 1):
             write_image(root / atd12k.TEST_540P / triplet_id / f"frame{n}.png", image)
-        labels = atd12k.annotation_json(schema.DIFFICULTIES[i % 3], (400, 200, 900, 600), (1920, 1080),
-                                        ["translation"], ["walking"])
+        labels = atd12k.annotation_json(
+            schema.DIFFICULTIES[i % 3], (400, 200, 900, 600), (1920, 1080), ["translation"], ["walking"]
+        )
         write_file(root / atd12k.TEST_ANNOTATIONS / triplet_id / f"{triplet_id}.json", labels)
 
 
@@ -71,8 +75,12 @@ def timed_run(data: Path, out: Path) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--triplets", type=int, default=100, help="triplets of the large run (the small one has a fifth)")
-    parser.add_argument("--triplet", type=Path, help="a real triplet folder (frame1.png ...) to repeat instead of drawings")
+    parser.add_argument(
+        "--triplets", type=int, default=100, help="triplets of the large run (the small one has a fifth)"
+    )
+    parser.add_argument(
+        "--triplet", type=Path, help="a real triplet folder (frame1.png ...) to repeat instead of drawings"
+    )
     args = parser.parse_args()
     small, large = max(2, args.triplets // 5), args.triplets
     with tempfile.TemporaryDirectory() as folder:
@@ -93,13 +101,27 @@ def main() -> None:
             score(item.frames[0] / 255.0, item.frames[1], profile, item.triplet.roi, item.triplet.image_size)
         score_ms = (time.perf_counter() - started) / len(loaded) * 1000
 
-    print(f"machine: {os.cpu_count()} CPU cores; frames {SIZE[0]}x{SIZE[1]} ({'real: ' + str(args.triplet) if args.triplet else 'drawn'})")
-    print(f"run of {small} triplets: {timings[small][0]:.2f} s; run of {large}: {timings[large][0]:.2f} s (fixed costs included)")
-    print(f"in isolation, one thread: reading 3 PNGs {load_ms:.1f} ms, scoring (Whole + RoI) {score_ms:.1f} ms per triplet")
-    print(f"CPU time per triplet, all threads: {cpu_per_triplet * 1000:.1f} ms (the load average says whether others shared the cores: "
-          f"{os.getloadavg()[0]:.1f})")
-    print(f"harness overhead: {per_triplet * 1000:.1f} ms per triplet (target < 50 ms); "
-          f"2,000 triplets: {per_triplet * 2000 / 60:.1f} min")
+    print(
+        f"machine: {os.cpu_count()} CPU cores; frames {SIZE[0]}x{SIZE[1]} "
+        f"({'real: ' + str(args.triplet) if args.triplet else 'drawn'})"
+    )
+    print(
+        f"run of {small} triplets: {timings[small][0]:.2f} s; "
+        f"run of {large}: {timings[large][0]:.2f} s (fixed costs included)"
+    )
+    print(
+        f"in isolation, one thread: reading 3 PNGs {load_ms:.1f} ms, "
+        f"scoring (Whole + RoI) {score_ms:.1f} ms per triplet"
+    )
+    print(
+        f"CPU time per triplet, all threads: {cpu_per_triplet * 1000:.1f} ms "
+        "(the load average says whether others shared the cores: "
+        f"{os.getloadavg()[0]:.1f})"
+    )
+    print(
+        f"harness overhead: {per_triplet * 1000:.1f} ms per triplet (target < 50 ms); "
+        f"2,000 triplets: {per_triplet * 2000 / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ one-off costs (lazy imports, first allocations) are not counted as per-frame cos
 - ``full``: ``atdkit extract`` (the same plus writing the kept frames as PNG).
 Prints frames/s of each, the ratios to ``decode`` and the peak resident memory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,7 +36,9 @@ def run_once(mode: str, clip: Path, analysis_size: str) -> dict:
 
     if mode == "ffmpeg":
         started = time.perf_counter()
-        subprocess.run([ffmpeg_executable(), "-v", "quiet", "-i", str(clip), "-map", "0:v:0", "-f", "null", "-"], check=True)
+        subprocess.run(
+            [ffmpeg_executable(), "-v", "quiet", "-i", str(clip), "-map", "0:v:0", "-f", "null", "-"], check=True
+        )
         seconds = time.perf_counter() - started
         stream = open_video(clip)
         frames = sum(1 for _ in stream.frames())
@@ -61,7 +64,9 @@ def run_once(mode: str, clip: Path, analysis_size: str) -> dict:
 
 def run_child(mode: str, clip: Path, analysis_size: str) -> dict:
     child = subprocess.Popen(
-        [sys.executable, __file__, str(clip), "--analysis-size", analysis_size, "--child", mode], stdout=subprocess.PIPE, text=True
+        [sys.executable, __file__, str(clip), "--analysis-size", analysis_size, "--child", mode],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     output = child.stdout.read()
     _, status, usage = os.wait4(child.pid, 0)
@@ -87,7 +92,9 @@ def main() -> None:
     print(f"{'mode':<8} {'frames':>7} {'seconds':>8} {'frames/s':>9} {'vs decode':>9} {'peak MB':>8}")
     for mode, r in results.items():
         fps = r["frames"] / r["seconds"]
-        print(f"{mode:<8} {r['frames']:>7} {r['seconds']:>8.2f} {fps:>9.0f} {fps / baseline:>9.2f} {r['peak_mb']:>8.0f}")
+        print(
+            f"{mode:<8} {r['frames']:>7} {r['seconds']:>8.2f} {fps:>9.0f} {fps / baseline:>9.2f} {r['peak_mb']:>8.0f}"
+        )
     print(f"kept triplets: {results['full'].get('kept')}")
 
 

@@ -11,12 +11,13 @@ convolutions and matrix products) and divides them by the seconds and by the rat
 3x3 convolution measured in the same run: about the floor for that arithmetic on this machine
 (the reference reaches most, not all, of the cores' peak).
 """
+
 from __future__ import annotations
 
 import os
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -48,15 +49,18 @@ def load_average() -> str:
 
 
 def print_gpu_rates(label: str, run: Callable[[], object], batch: int, runs: int) -> None:
-    """Triplets/s of ``run`` (``batch`` triplets per call, already on the GPU) in fp32 and fp16 autocast, with peak memory."""
+    """Triplets/s of ``run`` (``batch`` triplets per call, already on the GPU) in fp32 and fp16
+    autocast, with peak memory."""
     device = torch.device("cuda")
     for precision in ("fp32", "fp16"):
         torch.cuda.reset_peak_memory_stats(device)
         with torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=precision == "fp16"):
             seconds, _ = timed(run, runs, torch.cuda.synchronize)
         peak = torch.cuda.max_memory_allocated(device) / 2**30
-        print(f"{label}{torch.cuda.get_device_name(device)} {precision}, batch {batch}: "
-              f"{batch / seconds:.1f} triplets/s, peak memory {peak:.1f} GiB")
+        print(
+            f"{label}{torch.cuda.get_device_name(device)} {precision}, batch {batch}: "
+            f"{batch / seconds:.1f} triplets/s, peak memory {peak:.1f} GiB"
+        )
 
 
 def gigaflop(run: Callable[[], object]) -> float:
@@ -78,5 +82,7 @@ def reference_conv_rate(runs: int = 3) -> float:
 
 def compute_report(gflop: float, seconds: float, reference: float) -> str:
     """``gflop`` done in ``seconds``, against the ``reference`` convolution rate (GFLOPS)."""
-    return (f"{gflop:.0f} GFLOP: {gflop / seconds:.0f} GFLOPS = {gflop / seconds / reference:.0%} of this machine's "
-            f"reference convolution ({reference:.0f} GFLOPS), where the same arithmetic takes {gflop / reference:.2f} s")
+    return (
+        f"{gflop:.0f} GFLOP: {gflop / seconds:.0f} GFLOPS = {gflop / seconds / reference:.0%} of this machine's "
+        f"reference convolution ({reference:.0f} GFLOPS), where the same arithmetic takes {gflop / reference:.2f} s"
+    )

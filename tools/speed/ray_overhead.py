@@ -14,6 +14,7 @@ a command pays. Each child then extracts the films a second time, to show the co
 for ``ray`` on the job's warm workers (the start-up a long run amortises), for ``local`` in a new
 pool (what every run pays).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,7 +50,9 @@ def run_child(mode: str, clips: list[str], workers: int, address: str) -> dict:
     for _ in range(2):
         with tempfile.TemporaryDirectory() as folder:
             started = time.perf_counter()
-            executor = RayExecutor(workers, lambda *_: None) if mode == "ray" else LocalExecutor(workers, lambda *_: None)
+            executor = (
+                RayExecutor(workers, lambda *_: None) if mode == "ray" else LocalExecutor(workers, lambda *_: None)
+            )
             with executor:
                 rows = list(extract_films([(film, ExtractSettings()) for film in films], Dataset(folder), executor))
             seconds.append(time.perf_counter() - started)
@@ -62,11 +65,29 @@ def start_cluster(workers: int) -> tuple[subprocess.Popen, str]:
         port = probe.getsockname()[1]
     address = f"127.0.0.1:{port}"
     ray = str(Path(sys.executable).with_name("ray"))
-    head = subprocess.Popen([ray, "start", "--head", "--block", "--port", str(port), "--num-cpus", str(workers), "--node-ip-address",
-                             "127.0.0.1", "--include-dashboard=false", "--disable-usage-stats"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    head = subprocess.Popen(
+        [
+            ray,
+            "start",
+            "--head",
+            "--block",
+            "--port",
+            str(port),
+            "--num-cpus",
+            str(workers),
+            "--node-ip-address",
+            "127.0.0.1",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 90
-    while f"/{workers}.0 CPU" not in subprocess.run([ray, "status", "--address", address], capture_output=True, text=True).stdout:
+    while (
+        f"/{workers}.0 CPU"
+        not in subprocess.run([ray, "status", "--address", address], capture_output=True, text=True).stdout
+    ):
         if head.poll() is not None or time.monotonic() > deadline:
             raise SystemExit("the Ray head did not start")
         time.sleep(0.5)
@@ -85,31 +106,58 @@ def main() -> None:
         print(json.dumps(run_child(args.child, args.clips, args.workers, args.address)))
         return
     clips = args.clips or [str(p) for p in sorted((REPO.parent / "shared" / "data" / "clips").iterdir())]
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))  # this cluster's own token, for its children
+    os.environ.update(
+        RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32)
+    )  # this cluster's own token, for its children
     head, address = start_cluster(args.workers)
     rates: dict[str, list[float]] = {"local": [], "ray": []}
     again: dict[str, list[float]] = {"local": [], "ray": []}
     try:
         for _ in range(args.repeats):
             for mode in rates:
-                command = [sys.executable, __file__, *clips, "--workers", str(args.workers), "--child", mode, "--address", address]
-                result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO).stdout.splitlines()[-1])
+                command = [
+                    sys.executable,
+                    __file__,
+                    *clips,
+                    "--workers",
+                    str(args.workers),
+                    "--child",
+                    mode,
+                    "--address",
+                    address,
+                ]
+                result = json.loads(
+                    subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO).stdout.splitlines()[
+                        -1
+                    ]
+                )
                 first, second = (result["frames"] / seconds for seconds in result["seconds"])
                 rates[mode].append(first)
                 again[mode].append(second)
-                print(f"{mode:>5}: {result['frames']} frames in {result['seconds'][0]:.2f} s = {first:,.0f} frames/s "
-                      f"(second run {second:,.0f} frames/s)", flush=True)
+                print(
+                    f"{mode:>5}: {result['frames']} frames in {result['seconds'][0]:.2f} s = {first:,.0f} frames/s "
+                    f"(second run {second:,.0f} frames/s)",
+                    flush=True,
+                )
     finally:
         head.terminate()
         head.wait(timeout=60)
     local, ray = (statistics.median(rates[m]) for m in ("local", "ray"))
     overhead = local / ray - 1
-    print(f"{len(clips)} clip(s), {args.workers} workers, {os.cpu_count()} CPU(s), load average {os.getloadavg()[0]:.1f}; "
-          f"median of {args.repeats}:")
-    print(f"local {local:,.0f} frames/s, ray {ray:,.0f} frames/s: Ray's overhead {overhead:+.1%} "
-          f"({'within' if overhead <= TARGET else 'over'} the {TARGET:.0%} target)")
+    print(
+        f"{len(clips)} clip(s), {args.workers} workers, {os.cpu_count()} CPU(s), "
+        f"load average {os.getloadavg()[0]:.1f}; "
+        f"median of {args.repeats}:"
+    )
+    print(
+        f"local {local:,.0f} frames/s, ray {ray:,.0f} frames/s: Ray's overhead {overhead:+.1%} "
+        f"({'within' if overhead <= TARGET else 'over'} the {TARGET:.0%} target)"
+    )
     local, ray = (statistics.median(again[m]) for m in ("local", "ray"))
-    print(f"second runs: local (new pool) {local:,.0f} frames/s, ray (warm workers) {ray:,.0f} frames/s: {local / ray - 1:+.1%}")
+    print(
+        f"second runs: local (new pool) {local:,.0f} frames/s, ray (warm workers) {ray:,.0f} frames/s: "
+        f"{local / ray - 1:+.1%}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ it segments. Printed: medians, the best whole run, the pieces and mutual matches
 (everything but VGG-19: what is left on the CPU when VGG-19 runs on a GPU), and VGG-19's
 arithmetic against this machine's convolution rate (see ``forward_timing``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,17 +28,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from forward_timing import compute_report, gigaflop, load_average, reference_conv_rate
 
 from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures, compute_sgm, guide_flows, match_pieces
 from atdkit.benchmark.methods.animeinterp.sgm.segmentation import segment
 from atdkit.images import ImageError, read_rgb
-from forward_timing import compute_report, gigaflop, load_average, reference_conv_rate
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data"
 DEFAULT_PAIRS = [
-    DATA / "pairs" / "anime_keyframes_640x540" / "konobi12_panel_009.png", DATA / "pairs" / "anime_keyframes_640x540" / "konobi12_panel_018.png",
-    DATA / "triplets" / "ccvfi_dragon_1080p" / "frame1.png", DATA / "triplets" / "ccvfi_dragon_1080p" / "frame3.png",
+    DATA / "pairs" / "anime_keyframes_640x540" / "konobi12_panel_009.png",
+    DATA / "pairs" / "anime_keyframes_640x540" / "konobi12_panel_018.png",
+    DATA / "triplets" / "ccvfi_dragon_1080p" / "frame1.png",
+    DATA / "triplets" / "ccvfi_dragon_1080p" / "frame3.png",
 ]
 STAGES = ("segmentation", "vgg", "matching", "flows")
 
@@ -82,8 +85,13 @@ def report_pair(paths, vgg, style: str, runs: int, reference: float) -> None:
     print(f"{paths[0].name} -> {paths[1].name} at 960x540: {pieces0} and {pieces1} pieces, {matched} mutually matched")
     print("  stages one by one: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in medians.items()))
     print(f"  compute_sgm: {statistics.median(totals):.2f} s per pair (median of {runs}; best {min(totals):.2f} s)")
-    print(f"  CPU part (all but VGG-19): {medians['segmentation'] + medians['matching'] + medians['flows']:.2f} s per pair")
-    print(f"  VGG-19 on both frames: {compute_report(gigaflop(lambda: vgg(frame0, frame1)), medians['vgg'], reference)}")
+    print(
+        "  CPU part (all but VGG-19): "
+        f"{medians['segmentation'] + medians['matching'] + medians['flows']:.2f} s per pair"
+    )
+    print(
+        f"  VGG-19 on both frames: {compute_report(gigaflop(lambda: vgg(frame0, frame1)), medians['vgg'], reference)}"
+    )
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ command's own summary: process pool start-up included, imports excluded) and end
 (wall time of the whole command: interpreter start, imports, tables and histograms), and
 the CPU time per triplet, which other processes on a shared machine do not inflate.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,25 @@ def synthesise(folder: Path, seconds: float) -> Path:
     clip = folder / "cartoon_960x540.mp4"
     render_clip(clip, seed=1, size=(960, 540), seconds=seconds)
     dataset = folder / "dataset"
-    subprocess.run([sys.executable, "-m", "atdkit", "extract", "--videos", str(clip), "--out", str(dataset),
-                    "--min-gap", "0", "--min-change", "0"], check=True, capture_output=True, cwd=REPO)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "atdkit",
+            "extract",
+            "--videos",
+            str(clip),
+            "--out",
+            str(dataset),
+            "--min-gap",
+            "0",
+            "--min-change",
+            "0",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=REPO,
+    )
     return dataset
 
 
@@ -50,7 +68,9 @@ def fresh_copy(dataset: Path, folder: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", type=Path, nargs="?", help="an extracted dataset (default: synthesise one at 960x540)")
+    parser.add_argument(
+        "dataset", type=Path, nargs="?", help="an extracted dataset (default: synthesise one at 960x540)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=12.0, help="length of the synthetic clip")
     args = parser.parse_args()
@@ -61,8 +81,13 @@ def main() -> None:
         copy = fresh_copy(dataset, Path(folder))
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "atdkit", "stats", str(copy), "--workers", str(args.workers)],
-                                capture_output=True, text=True, cwd=REPO, env={**os.environ, "COLUMNS": "200"})
+        result = subprocess.run(
+            [sys.executable, "-m", "atdkit", "stats", str(copy), "--workers", str(args.workers)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, "COLUMNS": "200"},
+        )
         wall = time.perf_counter() - started
         cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
@@ -70,12 +95,20 @@ def main() -> None:
             raise SystemExit(f"atdkit stats failed:\n{result.stderr}")
         measured = re.search(r"measured (\d+) triplet\(s\) in ([\d.]+) s", result.stderr)
         count, seconds = int(measured.group(1)), float(measured.group(2))
-    print(f"{dataset}: {triplets.num_rows} triplets at {', '.join(sizes)}; {args.workers} workers on {os.cpu_count()} cores")
+    print(
+        f"{dataset}: {triplets.num_rows} triplets at {', '.join(sizes)}; "
+        f"{args.workers} workers on {os.cpu_count()} cores"
+    )
     print(f"measuring:  {count} triplets in {seconds:.2f} s = {count / seconds:.1f} triplets/s")
     print(f"end to end: {count} triplets in {wall:.2f} s = {count / wall:.1f} triplets/s (atdkit stats, fresh process)")
-    print(f"CPU time:   {1000 * cpu / count:.0f} ms per triplet (all processes, end to end): "
-          f"{args.workers * count / cpu:.1f} triplets/s on {args.workers} idle cores")
-    print(f"load average during the run: {os.getloadavg()[0]:.1f} (other processes slow the rates above, not the CPU time)")
+    print(
+        f"CPU time:   {1000 * cpu / count:.0f} ms per triplet (all processes, end to end): "
+        f"{args.workers * count / cpu:.1f} triplets/s on {args.workers} idle cores"
+    )
+    print(
+        f"load average during the run: {os.getloadavg()[0]:.1f} "
+        "(other processes slow the rates above, not the CPU time)"
+    )
 
 
 if __name__ == "__main__":

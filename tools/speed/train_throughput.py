@@ -12,6 +12,7 @@ peak GPU memory. One warm-up step, then ``--steps`` timed steps; the median is p
 the peak resident memory of the process and the load average (on a shared machine the numbers
 are only as good as it is idle).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,19 +59,27 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     method = registry.get(args.method)
-    print(f"{method.name}: training steps at {args.crop}x{args.crop}, batch {args.batch} in {args.accumulate} micro-batch(es); "
-          f"load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(
+        f"{method.name}: training steps at {args.crop}x{args.crop}, "
+        f"batch {args.batch} in {args.accumulate} micro-batch(es); "
+        f"load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
     if torch.cuda.is_available():
         device = torch.device("cuda")
         for amp in (False, True):
             torch.cuda.reset_peak_memory_stats(device)
             seconds = measure(method, device, args.crop, args.batch, args.accumulate, args.steps, amp)
-            print(f"{torch.cuda.get_device_name(device)}, {'fp16 autocast' if amp else 'fp32'}: {seconds:.3f} s per step, "
-                  f"{args.batch / seconds:.1f} samples/s, peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB")
+            print(
+                f"{torch.cuda.get_device_name(device)}, {'fp16 autocast' if amp else 'fp32'}: "
+                f"{seconds:.3f} s per step, {args.batch / seconds:.1f} samples/s, "
+                f"peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB"
+            )
     seconds = measure(method, torch.device("cpu"), args.crop, args.batch, args.accumulate, args.steps, amp=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"CPU ({args.threads} threads), fp32: {seconds:.1f} s per step, {args.batch / seconds:.3f} samples/s, "
-          f"peak resident memory {peak:.1f} GiB; load average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(
+        f"CPU ({args.threads} threads), fp32: {seconds:.1f} s per step, {args.batch / seconds:.3f} samples/s, "
+        f"peak resident memory {peak:.1f} GiB; load average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """All-pairs correlation volume and its pyramid lookup (RAFT)."""
+
 from __future__ import annotations
 
 import torch
@@ -33,7 +34,9 @@ class CorrBlock:
         # The window is square and symmetric, so this only fixes the order of the (2r+1)^2
         # channels the trained update block expects (window row i moves x, column j moves y).
         offsets = torch.linspace(-radius, radius, 2 * radius + 1, dtype=fmap0.dtype, device=fmap0.device)
-        self.delta = torch.stack(torch.meshgrid(offsets, offsets, indexing="ij"), dim=-1).view(1, 2 * radius + 1, 2 * radius + 1, 2)
+        self.delta = torch.stack(torch.meshgrid(offsets, offsets, indexing="ij"), dim=-1).view(
+            1, 2 * radius + 1, 2 * radius + 1, 2
+        )
 
     def __call__(self, coords: torch.Tensor) -> torch.Tensor:
         """Correlation features (B, levels * (2r+1)^2, H, W) around ``coords`` (B, 2, H, W)."""

@@ -3,6 +3,7 @@
 A 7x7 stride-2 convolution, three stages of two residual blocks (64, 96 and 128 channels, the
 last two stages halving the resolution) and a 1x1 projection to 256 channels: 1/8 resolution.
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,7 +17,9 @@ class ResidualBlock(nn.Module):
         self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, padding=1)
         self.relu = nn.ReLU(inplace=True)
         # a Sequential so that the projection's tensors are named downsample.0.*, as in the checkpoint
-        self.downsample = nn.Sequential(nn.Conv2d(in_planes, planes, kernel_size=1, stride=stride)) if stride != 1 else None
+        self.downsample = (
+            nn.Sequential(nn.Conv2d(in_planes, planes, kernel_size=1, stride=stride)) if stride != 1 else None
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.relu(self.conv1(x))

@@ -6,6 +6,7 @@ Inputs are the warped frames and the warped features of both frames at the three
 output the middle frame (3 channels). Module names follow the released checkpoint
 (``residual_model_<row><column>``, ``downsample_model_<row><column>``, ``upsample_model_<row><column>``).
 """
+
 from __future__ import annotations
 
 import torch

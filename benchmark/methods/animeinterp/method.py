@@ -16,6 +16,7 @@ each triplet's flows once at the training size into the same kind of cache (defa
 ``DATASET_DIR/sgm_flows/``); ``--no-sgm`` trains on zero flows instead. Frames are padded to a
 multiple of 4 px (the GridNet halves them twice); at the benchmark's 960x540 nothing is padded.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -31,12 +32,14 @@ from atdkit.benchmark.methods.animeinterp.model import AnimeInterp
 from atdkit.benchmark.methods.animeinterp.sgm.lines import STYLES, style_for
 
 CHECKPOINT = WeightFile(
-    key="animeinterp", filename="anime_interp_full.ckpt",
+    key="animeinterp",
+    filename="anime_interp_full.ckpt",
     source="the AnimeInterp authors' release (github.com/lisiyao21/AnimeInterp, checkpoints/anime_interp_full.ckpt)",
     keys=("model_state_dict",),
 )
 VGG19 = WeightFile(
-    key="vgg19", filename="vgg19-dcbb9e9d.pth",
+    key="vgg19",
+    filename="vgg19-dcbb9e9d.pth",
     source="torchvision's ImageNet VGG-19 weights (download.pytorch.org/models/vgg19-dcbb9e9d.pth)",
 )
 FIT = Padding(multiple=4)
@@ -44,14 +47,31 @@ SGM_SOURCES = ("compute", "precomputed")
 SGM_STYLES = ("auto", *STYLES)
 TRAINING_CACHE = "sgm_flows"  # training's default cache folder, in the dataset
 OPTIONS = (
-    Option("--sgm", "AnimeInterp's SGM flows: computed from the frames (default) or the data's precomputed ones",
-           choices=SGM_SOURCES, commands=("bench", "interpolate")),
-    Option("--sgm-style", "SGM line style (default auto: per triplet, western for Disney triplets as the official scripts)",
-           choices=SGM_STYLES),
-    Option("--sgm-cache", "keep computed SGM flows in DIR and read them back for the same frames (bench default: none; "
-           f"train default: DATASET_DIR/{TRAINING_CACHE})", type=Path, metavar="DIR", commands=("bench", "train")),
-    Option("--no-sgm", "train on zero flows instead of SGM flows (no VGG-19 needed; score it as animeinterp-nosgm)",
-           switch=True, commands=("train",)),
+    Option(
+        "--sgm",
+        "AnimeInterp's SGM flows: computed from the frames (default) or the data's precomputed ones",
+        choices=SGM_SOURCES,
+        commands=("bench", "interpolate"),
+    ),
+    Option(
+        "--sgm-style",
+        "SGM line style (default auto: per triplet, western for Disney triplets as the official scripts)",
+        choices=SGM_STYLES,
+    ),
+    Option(
+        "--sgm-cache",
+        "keep computed SGM flows in DIR and read them back for the same frames (bench default: none; "
+        f"train default: DATASET_DIR/{TRAINING_CACHE})",
+        type=Path,
+        metavar="DIR",
+        commands=("bench", "train"),
+    ),
+    Option(
+        "--no-sgm",
+        "train on zero flows instead of SGM flows (no VGG-19 needed; score it as animeinterp-nosgm)",
+        switch=True,
+        commands=("train",),
+    ),
 )
 
 
@@ -94,14 +114,20 @@ def load_sgm(weights: dict, device: torch.device, style: str, cache: Path | None
         return compute_sgm(frame0, frame1, vgg, style=pair_style)[:2]
 
     def flows(frame0: torch.Tensor, frame1: torch.Tensor, given, ids) -> tuple[torch.Tensor, torch.Tensor]:
-        to_uint8 = lambda frames: np.round(frames.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8)  # noqa: E731
+        def to_uint8(frames):
+            return np.round(frames.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8)
+
         names = ids or [None] * len(frame0)
         pairs = []
         with torch.autocast(device.type, enabled=False):
             for a, b, name in zip(to_uint8(frame0), to_uint8(frame1), names):
                 pair_style = style_for(name or "") if style == "auto" else style
                 compute = partial(sgm_pair, a, b, pair_style)
-                pairs.append(compute() if cache is None or name is None else FlowCache(cache, vgg_digest, pair_style).flows(name, a, b, compute))
+                pairs.append(
+                    compute()
+                    if cache is None or name is None
+                    else FlowCache(cache, vgg_digest, pair_style).flows(name, a, b, compute)
+                )
         return tuple(torch.from_numpy(np.stack(side)).to(frame0.device) for side in zip(*pairs))
 
     return flows
@@ -124,7 +150,9 @@ def load_full(weights, device, sgm: str = "compute", style: str = "auto", cache:
 
 def load_norfr(weights, device, sgm: str = "compute", style: str = "auto", cache: Path | None = None):
     model, flows_of = load_model(weights, device), initial_flows(weights, device, sgm, style, cache)
-    return lambda frame1, frame3, flows, ids=None: model.synthesise(frame1, frame3, *flows_of(frame1, frame3, flows, ids))
+    return lambda frame1, frame3, flows, ids=None: model.synthesise(
+        frame1, frame3, *flows_of(frame1, frame3, flows, ids)
+    )
 
 
 def load_nosgm(weights, device):
@@ -139,7 +167,11 @@ def training_flows(style: str, cache: Path | None) -> TrainingFlows:
         from atdkit.benchmark.methods.animeinterp.sgm import compute_sgm
         from atdkit.benchmark.methods.animeinterp.sgm.cache import FlowCache
 
-        root, digest, vgg = make_cache_folder(cache or Path(dataset_root) / TRAINING_CACHE), sha256(weights[VGG19.key]), []
+        root, digest, vgg = (
+            make_cache_folder(cache or Path(dataset_root) / TRAINING_CACHE),
+            sha256(weights[VGG19.key]),
+            [],
+        )
         folders = {}
         for triplet_id, load_frames in items:
             frames = load_frames()
@@ -163,7 +195,9 @@ def configure(method: Method, options: dict[str, object]) -> Method:
     for training, ``no_sgm`` (zero flows)."""
     sgm, style, cache = options.get("sgm") or "compute", options.get("sgm_style") or "auto", options.get("sgm_cache")
     if sgm not in SGM_SOURCES or style not in SGM_STYLES:
-        raise MethodError(f"--sgm must be one of {', '.join(SGM_SOURCES)} and --sgm-style one of {', '.join(SGM_STYLES)}")
+        raise MethodError(
+            f"--sgm must be one of {', '.join(SGM_SOURCES)} and --sgm-style one of {', '.join(SGM_STYLES)}"
+        )
     if cache and Path(cache).exists() and not Path(cache).is_dir():
         raise MethodError(f"--sgm-cache {cache}: a file, not a folder")
     cache = Path(cache) if cache else None
@@ -173,8 +207,14 @@ def configure(method: Method, options: dict[str, object]) -> Method:
     if sgm == "precomputed":
         if cache:
             raise MethodError("--sgm-cache keeps computed SGM flows; it does not go with --sgm precomputed")
-        return replace(method, load=partial(method.load, sgm=sgm), flows="required", weights=(CHECKPOINT,),
-                       takes_ids=False, settings=(("sgm", "precomputed flows of the data"),))
+        return replace(
+            method,
+            load=partial(method.load, sgm=sgm),
+            flows="required",
+            weights=(CHECKPOINT,),
+            takes_ids=False,
+            settings=(("sgm", "precomputed flows of the data"),),
+        )
     settings = (("sgm", "computed from the frames"), ("sgm_style", style))
     if cache:
         settings += (("sgm_cache", f"{cache.resolve()} (seconds per triplet leave out flows read back from it)"),)
@@ -190,13 +230,36 @@ def network_forward(network: AnimeInterp, frame1, frame3, flows):
     return network(frame1, frame3, *(flows or (None, None)))[0]
 
 
-TRAINABLE = Trainable(build_network, CHECKPOINT.key, starts=(CHECKPOINT,), forward=network_forward,
-                      flows=training_flows("auto", None))
-FULL = Method("animeinterp", "AnimeInterp: SGM flows, RFR refinement, splatting + GridNet synthesis",
-              load_full, fit=FIT, weights=(CHECKPOINT, VGG19), trainable=TRAINABLE, takes_ids=True, options=OPTIONS,
-              configure=configure, given_flows=(("sgm", "precomputed"),))
-NO_SGM = Method("animeinterp-nosgm", "AnimeInterp w/o SGM: RFR from a zero flow, splatting + GridNet synthesis",
-                load_nosgm, fit=FIT, weights=(CHECKPOINT,))
-NO_RFR = Method("animeinterp-norfr", "AnimeInterp w/o RFR: SGM flows used directly for splatting + GridNet synthesis",
-                load_norfr, fit=FIT, weights=(CHECKPOINT, VGG19), takes_ids=True, options=OPTIONS[:3],
-                configure=configure, given_flows=(("sgm", "precomputed"),))
+TRAINABLE = Trainable(
+    build_network, CHECKPOINT.key, starts=(CHECKPOINT,), forward=network_forward, flows=training_flows("auto", None)
+)
+FULL = Method(
+    "animeinterp",
+    "AnimeInterp: SGM flows, RFR refinement, splatting + GridNet synthesis",
+    load_full,
+    fit=FIT,
+    weights=(CHECKPOINT, VGG19),
+    trainable=TRAINABLE,
+    takes_ids=True,
+    options=OPTIONS,
+    configure=configure,
+    given_flows=(("sgm", "precomputed"),),
+)
+NO_SGM = Method(
+    "animeinterp-nosgm",
+    "AnimeInterp w/o SGM: RFR from a zero flow, splatting + GridNet synthesis",
+    load_nosgm,
+    fit=FIT,
+    weights=(CHECKPOINT,),
+)
+NO_RFR = Method(
+    "animeinterp-norfr",
+    "AnimeInterp w/o RFR: SGM flows used directly for splatting + GridNet synthesis",
+    load_norfr,
+    fit=FIT,
+    weights=(CHECKPOINT, VGG19),
+    takes_ids=True,
+    options=OPTIONS[:3],
+    configure=configure,
+    given_flows=(("sgm", "precomputed"),),
+)

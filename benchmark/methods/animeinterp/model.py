@@ -4,6 +4,7 @@ features to the middle (eq. 9) and synthesise the frame with a GridNet (section 
 ``AnimeInterp.from_checkpoint(path)`` loads the released ``anime_interp_full.ckpt`` strictly;
 with the same weights and inputs the forward pass reproduces the official implementation.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,7 +30,7 @@ class AnimeInterp(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> "AnimeInterp":
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> AnimeInterp:
         """The model with the weights of ``path`` (a ``{'model_state_dict': ...}`` checkpoint or a bare
         state dict, keys with or without ``module.``), loaded strictly, in eval mode on ``device``.
 
@@ -52,7 +53,9 @@ class AnimeInterp(nn.Module):
         """
         height, width = frame0.shape[-2:]
         if height % 4 or width % 4:
-            raise ValueError(f"AnimeInterp needs a height and width divisible by 4, got {width}x{height}: pad or resize the frames")
+            raise ValueError(
+                f"AnimeInterp needs a height and width divisible by 4, got {width}x{height}: pad or resize the frames"
+            )
         image0, image1 = (frame0 - 0.5) / 0.5, (frame1 - 0.5) / 0.5
         flow01, flow10 = self.flownet.bidirectional(image0, image1, flow01_init, flow10_init)
         frame = self.synthesise(frame0, frame1, flow01, flow10, t)

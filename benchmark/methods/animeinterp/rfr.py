@@ -13,6 +13,7 @@ How the released weights were trained, and so what this network must do to repro
 - 12 iterations (eq. 8), convex 8x upsampling of the last flow, scaled back to the input size
   and resized bilinearly to it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -52,7 +53,8 @@ def coords_grid(batch: int, height: int, width: int, like: torch.Tensor) -> torc
 
 
 def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``flow`` resized to ``size`` (H, W) with nearest interpolation, each component scaled by the size ratio along its axis."""
+    """``flow`` resized to ``size`` (H, W) with nearest interpolation, each component scaled by the
+    size ratio along its axis."""
     height, width = flow.shape[-2:]
     resized = F.interpolate(flow, size=size, mode="nearest")
     return torch.cat([resized[:, :1] * (size[1] / width), resized[:, 1:] * (size[0] / height)], dim=1)
@@ -76,7 +78,9 @@ class RFR(nn.Module):
         self.fnet = BasicEncoder(output_dim=HIDDEN_DIM + CONTEXT_DIM)
         self.update_block = BasicUpdateBlock(hidden_dim=HIDDEN_DIM, context_dim=CONTEXT_DIM)
 
-    def forward(self, image0: torch.Tensor, image1: torch.Tensor, flow_init: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, image0: torch.Tensor, image1: torch.Tensor, flow_init: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Flow from ``image0`` to ``image1`` (N, 3, H, W in [-1, 1]) refined from ``flow_init`` (N, 2, H, W, px)."""
         fmap0, fmap1 = self.encode(torch.cat([image0, image1])).chunk(2)
         return self.refine(fmap0, fmap1, flow_init, image0.shape[-2:])
@@ -89,7 +93,9 @@ class RFR(nn.Module):
             flow_init = None
         else:
             zeros = torch.zeros_like(image0[:, :2])
-            flow_init = torch.cat([zeros if flow01_init is None else flow01_init, zeros if flow10_init is None else flow10_init])
+            flow_init = torch.cat(
+                [zeros if flow01_init is None else flow01_init, zeros if flow10_init is None else flow10_init]
+            )
         flows = self.refine(torch.cat([fmap0, fmap1]), torch.cat([fmap1, fmap0]), flow_init, image0.shape[-2:])
         return flows[:batch], flows[batch:]
 
@@ -97,7 +103,9 @@ class RFR(nn.Module):
         """Features at 1/8 of the frames resized (bilinear) to the multiple of 8 below their size."""
         height, width = images.shape[-2:]
         if height < MIN_SIZE or width < MIN_SIZE:
-            raise ValueError(f"frames of {width}x{height} are too small for the flow network ({MIN_SIZE}x{MIN_SIZE} at least)")
+            raise ValueError(
+                f"frames of {width}x{height} are too small for the flow network ({MIN_SIZE}x{MIN_SIZE} at least)"
+            )
         images = F.interpolate(images, size=(height // 8 * 8, width // 8 * 8), mode="bilinear", align_corners=False)
         return self.fnet(images).float()
 

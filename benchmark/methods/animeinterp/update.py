@@ -1,5 +1,6 @@
 """The RFR update operator (RAFT's basic update block): motion encoder, separable ConvGRU,
 flow head (the residue of eq. 7) and the mask for convex 8x upsampling."""
+
 from __future__ import annotations
 
 import torch
@@ -54,8 +55,12 @@ class SepConvGRU(nn.Module):
         """Per pass, the context's share of the z, r and q gates (with their biases), stacked (B, 3 * hidden, H, W)."""
         start, stop = self.hidden_dim, self.hidden_dim + context.shape[1]
         return [
-            F.conv2d(context, torch.cat([conv.weight[:, start:stop] for conv in convs]), torch.cat([conv.bias for conv in convs]),
-                     padding=convs[0].padding)
+            F.conv2d(
+                context,
+                torch.cat([conv.weight[:, start:stop] for conv in convs]),
+                torch.cat([conv.bias for conv in convs]),
+                padding=convs[0].padding,
+            )
             for convs in self.passes()
         ]
 
@@ -64,10 +69,16 @@ class SepConvGRU(nn.Module):
         for (convz, convr, convq), context in zip(self.passes(), context_terms):
             padding, first_motion = convz.padding, convz.in_channels - motion.shape[1]
             gates_h = F.conv2d(h, torch.cat([convz.weight[:, :hidden], convr.weight[:, :hidden]]), padding=padding)
-            gates_m = F.conv2d(motion, torch.cat([conv.weight[:, first_motion:] for conv in (convz, convr, convq)]), padding=padding)
+            gates_m = F.conv2d(
+                motion, torch.cat([conv.weight[:, first_motion:] for conv in (convz, convr, convq)]), padding=padding
+            )
             z = torch.sigmoid(gates_h[:, :hidden] + gates_m[:, :hidden] + context[:, :hidden])
-            r = torch.sigmoid(gates_h[:, hidden:] + gates_m[:, hidden: 2 * hidden] + context[:, hidden: 2 * hidden])
-            q = torch.tanh(F.conv2d(r * h, convq.weight[:, :hidden], padding=padding) + gates_m[:, 2 * hidden:] + context[:, 2 * hidden:])
+            r = torch.sigmoid(gates_h[:, hidden:] + gates_m[:, hidden : 2 * hidden] + context[:, hidden : 2 * hidden])
+            q = torch.tanh(
+                F.conv2d(r * h, convq.weight[:, :hidden], padding=padding)
+                + gates_m[:, 2 * hidden :]
+                + context[:, 2 * hidden :]
+            )
             h = (1 - z) * h + z * q
         return h
 
@@ -89,7 +100,9 @@ class BasicUpdateBlock(nn.Module):
         self.encoder = BasicMotionEncoder()
         self.gru = SepConvGRU(hidden_dim=hidden_dim, input_dim=context_dim + 128)
         self.flow_head = FlowHead(hidden_dim, hidden_dim=256)
-        self.mask = nn.Sequential(nn.Conv2d(hidden_dim, 256, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(256, 64 * 9, 1))
+        self.mask = nn.Sequential(
+            nn.Conv2d(hidden_dim, 256, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(256, 64 * 9, 1)
+        )
 
     def forward(self, hidden: torch.Tensor, context_terms: list[torch.Tensor], corr: torch.Tensor, flow: torch.Tensor):
         """One iteration (eq. 7): the new hidden state and the flow residue.

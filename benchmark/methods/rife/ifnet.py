@@ -18,6 +18,7 @@ channels and a 2x pixel shuffle: 6 channels at the block's input resolution (4 f
 Module names follow the released ``flownet.pkl`` (a bare state dict saved from
 DistributedDataParallel: every key starts with ``module.``).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -89,13 +90,12 @@ class IFNet(nn.Module):
         self.to(memory_format=torch.channels_last)  # faster convolutions on CPU (oneDNN) and tensor cores
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> "IFNet":
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> IFNet:
         """The network with the weights of a RIFE 4.6 ``flownet.pkl`` (keys with or without ``module.``),
         loaded strictly, in eval mode on ``device``; CheckpointError (one line naming the file) otherwise."""
         state = state_dict_of(read_tensors(path), path)
         model = cls()
-        check_layout(state, layout_of(model), path,
-                     "a RIFE 4.6 flownet.pkl (Practical-RIFE v4.6)")
+        check_layout(state, layout_of(model), path, "a RIFE 4.6 flownet.pkl (Practical-RIFE v4.6)")
         model.load_state_dict(state, strict=True)
         return model.to(device).eval()
 

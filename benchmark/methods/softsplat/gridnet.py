@@ -3,6 +3,7 @@
 and features of its resolution; in the first three columns information also flows down the rows
 (downsampling blocks), in the last three back up (upsampling blocks); lateral blocks between
 columns are residual. The top row's last column becomes the frame."""
+
 from __future__ import annotations
 
 import torch
@@ -19,11 +20,15 @@ class GridNet(nn.Module):
         super().__init__()
         rows = range(len(ROWS))
         self.heads = nn.ModuleList(residual_block(inputs, channels) for inputs, channels in zip(in_channels, ROWS))
-        self.lateral = nn.ModuleList(nn.ModuleList(residual_block(ROWS[row], ROWS[row]) for _ in range(COLUMNS - 1)) for row in rows)
-        self.down = nn.ModuleList(nn.ModuleList(downsample_block(ROWS[row], ROWS[row + 1]) for row in rows[:-1])
-                                  for _ in range(COLUMNS // 2))
-        self.up = nn.ModuleList(nn.ModuleList(upsample_block(ROWS[row + 1], ROWS[row]) for row in rows[:-1])
-                                for _ in range(COLUMNS // 2))
+        self.lateral = nn.ModuleList(
+            nn.ModuleList(residual_block(ROWS[row], ROWS[row]) for _ in range(COLUMNS - 1)) for row in rows
+        )
+        self.down = nn.ModuleList(
+            nn.ModuleList(downsample_block(ROWS[row], ROWS[row + 1]) for row in rows[:-1]) for _ in range(COLUMNS // 2)
+        )
+        self.up = nn.ModuleList(
+            nn.ModuleList(upsample_block(ROWS[row + 1], ROWS[row]) for row in rows[:-1]) for _ in range(COLUMNS // 2)
+        )
         self.tail = residual_block(ROWS[0], out_channels)
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:

@@ -4,6 +4,7 @@ Training starts from the public PWC-Net weights when given (``--weights pwcnet=.
 random ones otherwise. Frames are padded to a multiple of 4 px (the GridNet halves them twice;
 nothing is padded at 960x540); PWC-Net resizes them to a multiple of 64 inside, as its port does.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,11 +17,13 @@ from atdkit.benchmark.methods.softsplat.model import SoftSplat
 from atdkit.benchmark.methods.softsplat.pwcnet import PWCNet
 
 TRAINED = WeightFile(
-    key="softsplat", filename="softsplat.pt",
+    key="softsplat",
+    filename="softsplat.pt",
     source="an `atdkit train --method softsplat` run (RUN_DIR/best.pt); no public SoftSplat weights exist",
 )
 PWCNET = WeightFile(
-    key="pwcnet", filename="network-default.pytorch",
+    key="pwcnet",
+    filename="network-default.pytorch",
     source="sniklaus/pytorch-pwc (http://content.sniklaus.com/github/pytorch-pwc/network-default.pytorch)",
 )
 
@@ -43,5 +46,11 @@ def load(weights: dict[str, Path], device: torch.device) -> SoftSplat:
 
 
 TRAINABLE = Trainable(build_network, TRAINED.key, starts=(PWCNET,))
-METHOD = Method("softsplat", "SoftSplat: PWC-Net flows both ways, softmax splatting of frames and features, GridNet synthesis",
-                load, fit=Padding(multiple=4), weights=(TRAINED,), trainable=TRAINABLE)
+METHOD = Method(
+    "softsplat",
+    "SoftSplat: PWC-Net flows both ways, softmax splatting of frames and features, GridNet synthesis",
+    load,
+    fit=Padding(multiple=4),
+    weights=(TRAINED,),
+    trainable=TRAINABLE,
+)

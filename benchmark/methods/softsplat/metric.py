@@ -3,6 +3,7 @@ Z = -alpha * |I0 - backwarp(I1, F0->1)|, the colour channels' mean absolute diff
 a frame and the other frame warped onto it, with a learnable scale alpha. Where the flow is
 right the difference is small and Z high: in softmax splatting the pixel that is visible wins
 over the ones it occludes."""
+
 from __future__ import annotations
 
 import torch

@@ -4,6 +4,7 @@ softmax splatting weighted by the importance metric, a GridNet fusing what was w
 
 Trained end to end (PWC-Net included) with ``atdkit train``; no public weights exist.
 """
+
 from __future__ import annotations
 
 import torch
@@ -39,7 +40,9 @@ class SoftSplat(nn.Module):
         divisible by 4. ``flows`` is ignored (an interpolator's signature): the flows are PWC-Net's."""
         height, width = frame1.shape[-2:]
         if height % 4 or width % 4:
-            raise ValueError(f"SoftSplat needs a height and width divisible by 4, got {width}x{height}: pad or resize the frames")
+            raise ValueError(
+                f"SoftSplat needs a height and width divisible by 4, got {width}x{height}: pad or resize the frames"
+            )
         batch = frame1.shape[0]
         sources, targets = torch.cat([frame1, frame3]), torch.cat([frame3, frame1])  # both directions as one batch
         flow = self.flownet.flow(sources, targets)  # 1 -> 3 and 3 -> 1

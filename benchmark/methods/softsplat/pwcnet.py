@@ -8,6 +8,7 @@ connected convolutions estimate the flow; a dilated context network refines the 
 Module and tensor names are those of the port's ``network-default.pytorch`` (``moduleExtractor.
 moduleOne.0.weight``, ..., ``moduleRefiner.moduleMain.12.bias``), so it loads strictly.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,10 +39,14 @@ def correlation(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     height, width = first.shape[-2:]
     reach = MAX_DISPLACEMENT
     padded = F.pad(second, (reach, reach, reach, reach))
-    return torch.stack([
-        (first * padded[:, :, dy: dy + height, dx: dx + width]).mean(1)
-        for dy in range(2 * reach + 1) for dx in range(2 * reach + 1)
-    ], dim=1)
+    return torch.stack(
+        [
+            (first * padded[:, :, dy : dy + height, dx : dx + width]).mean(1)
+            for dy in range(2 * reach + 1)
+            for dx in range(2 * reach + 1)
+        ],
+        dim=1,
+    )
 
 
 class Extractor(nn.Module):
@@ -50,11 +55,17 @@ class Extractor(nn.Module):
     def __init__(self):
         super().__init__()
         for name, in_channels, channels in zip(LEVELS, (3,) + PYRAMID_CHANNELS, PYRAMID_CHANNELS):
-            self.add_module("module" + name, nn.Sequential(
-                nn.Conv2d(in_channels, channels, 3, stride=2, padding=1), leaky_relu(),
-                nn.Conv2d(channels, channels, 3, padding=1), leaky_relu(),
-                nn.Conv2d(channels, channels, 3, padding=1), leaky_relu(),
-            ))
+            self.add_module(
+                "module" + name,
+                nn.Sequential(
+                    nn.Conv2d(in_channels, channels, 3, stride=2, padding=1),
+                    leaky_relu(),
+                    nn.Conv2d(channels, channels, 3, padding=1),
+                    leaky_relu(),
+                    nn.Conv2d(channels, channels, 3, padding=1),
+                    leaky_relu(),
+                ),
+            )
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         features = []
@@ -79,10 +90,14 @@ class Decoder(nn.Module):
         channels = decoder_channels(level)
         if level < len(LEVELS):
             self.moduleUpflow = nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1)
-            self.moduleUpfeat = nn.ConvTranspose2d(decoder_channels(level + 1) + sum(DENSE_CHANNELS), 2, 4, stride=2, padding=1)
+            self.moduleUpfeat = nn.ConvTranspose2d(
+                decoder_channels(level + 1) + sum(DENSE_CHANNELS), 2, 4, stride=2, padding=1
+            )
             self.backwarp_scale = FLOW_SCALE / 2**level  # flow / 20 at the input's scale -> pixels of this level
         for name, out_channels in zip(LEVELS, DENSE_CHANNELS):
-            self.add_module("module" + name, nn.Sequential(nn.Conv2d(channels, out_channels, 3, padding=1), leaky_relu()))
+            self.add_module(
+                "module" + name, nn.Sequential(nn.Conv2d(channels, out_channels, 3, padding=1), leaky_relu())
+            )
             channels += out_channels
         self.moduleSix = nn.Sequential(nn.Conv2d(channels, 2, 3, padding=1))
 
@@ -123,18 +138,20 @@ class PWCNet(nn.Module):
         self.moduleRefiner = Refiner()
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path) -> "PWCNet":
+    def from_checkpoint(cls, path: str | Path) -> PWCNet:
         """The network with the weights of ``path`` (the port's ``network-default.pytorch``, keys with or
         without ``module.``), loaded strictly; CheckpointError (one line naming the file) otherwise."""
         state = state_dict_of(read_tensors(path), path)
         network = cls()
-        check_layout(state, layout_of(network), path,
-                     "a PWC-Net checkpoint (network-default.pytorch of sniklaus/pytorch-pwc)")
+        check_layout(
+            state, layout_of(network), path, "a PWC-Net checkpoint (network-default.pytorch of sniklaus/pytorch-pwc)"
+        )
         network.load_state_dict(state)
         return network
 
     def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
-        """The network proper: BGR frames in [0, 1] whose sides are multiples of 64; flow at 1/4 resolution, in input pixels."""
+        """The network proper: BGR frames in [0, 1] whose sides are multiples of 64; flow at 1/4
+        resolution, in input pixels."""
         pyramid_first, pyramid_second = self.moduleExtractor(first), self.moduleExtractor(second)
         estimate = None
         for level in range(len(LEVELS), 1, -1):
@@ -151,7 +168,9 @@ class PWCNet(nn.Module):
         """
         height, width = first.shape[-2:]
         size = (math.ceil(height / STRIDE) * STRIDE, math.ceil(width / STRIDE) * STRIDE)
-        first, second = (F.interpolate(frame.flip(1), size=size, mode="bilinear", align_corners=False) for frame in (first, second))
+        first, second = (
+            F.interpolate(frame.flip(1), size=size, mode="bilinear", align_corners=False) for frame in (first, second)
+        )
         flow = F.interpolate(self(first, second), size=(height, width), mode="bilinear", align_corners=False)
         scale = torch.tensor([width / size[1], height / size[0]], dtype=flow.dtype, device=flow.device)
         return flow * scale.view(1, 2, 1, 1)

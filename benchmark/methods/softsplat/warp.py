@@ -1,4 +1,5 @@
 """Backward warping: sample an image at each pixel's position plus its flow (bilinear, zeros outside)."""
+
 from __future__ import annotations
 
 import torch
@@ -17,10 +18,13 @@ def backwarp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     height, width = flow.shape[-2:]
     ys = torch.arange(height, device=flow.device, dtype=dtype).view(1, height, 1)
     xs = torch.arange(width, device=flow.device, dtype=dtype).view(1, 1, width)
-    grid = torch.stack([
-        (xs + flow[:, 0]) * (2 / max(width - 1, 1)) - 1,
-        (ys + flow[:, 1]) * (2 / max(height - 1, 1)) - 1,
-    ], dim=-1)
+    grid = torch.stack(
+        [
+            (xs + flow[:, 0]) * (2 / max(width - 1, 1)) - 1,
+            (ys + flow[:, 1]) * (2 / max(height - 1, 1)) - 1,
+        ],
+        dim=-1,
+    )
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 

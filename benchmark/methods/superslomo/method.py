@@ -4,6 +4,7 @@ Frames are padded (replicated edges) to a multiple of 32 px and the output cropp
 the benchmark's 960x540, 4 rows are added. (The port's own scripts resize the frames down to
 the multiple of 32 below instead.)
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,9 +14,10 @@ from atdkit.benchmark.methods import Method, MethodError, Padding, Trainable, We
 from atdkit.benchmark.methods.superslomo.model import WEIGHTS_KEY, SuperSloMo
 
 CHECKPOINT = WeightFile(
-    key=WEIGHTS_KEY, filename="SuperSloMo.ckpt",
+    key=WEIGHTS_KEY,
+    filename="SuperSloMo.ckpt",
     source="github.com/avinashpaliwal/Super-SloMo (README 'Pretrained model', Google Drive; trained on Adobe240fps), "
-           "or an atdkit train --method superslomo run",
+    "or an atdkit train --method superslomo run",
     keys=("state_dictFC", "state_dictAT"),
 )
 
@@ -34,11 +36,19 @@ def load(weights: dict, device: torch.device):
 
 def build_network(weights: dict) -> SuperSloMo:
     """A network to train: the public weights when given (fine-tuning), random otherwise."""
-    return load_network(weights[CHECKPOINT.key], torch.device("cpu")).train() if CHECKPOINT.key in weights else SuperSloMo()
+    return (
+        load_network(weights[CHECKPOINT.key], torch.device("cpu")).train()
+        if CHECKPOINT.key in weights
+        else SuperSloMo()
+    )
 
 
 METHOD = Method(
     "superslomo",
-    "Super SloMo (public PyTorch port's weights): U-Net flows both ways, flows to t=0.5 refined with visibility maps, backward warping",
-    load, fit=Padding(32), weights=(CHECKPOINT,), trainable=Trainable(build_network, CHECKPOINT.key, starts=(CHECKPOINT,)),
+    "Super SloMo (public PyTorch port's weights): U-Net flows both ways, "
+    "flows to t=0.5 refined with visibility maps, backward warping",
+    load,
+    fit=Padding(32),
+    weights=(CHECKPOINT,),
+    trainable=Trainable(build_network, CHECKPOINT.key, starts=(CHECKPOINT,)),
 )

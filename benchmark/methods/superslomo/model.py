@@ -22,6 +22,7 @@ avinashpaliwal/Super-SloMo, trained on Adobe240fps with PyTorch 0.4.1), and so w
 The checkpoint holds the two U-Nets apart: ``state_dictFC`` (flow computation, 6 -> 4 channels)
 and ``state_dictAT`` (arbitrary-time flow interpolation, 20 -> 5), beside training records.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -31,7 +32,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from atdkit.benchmark.checkpoint import CheckpointError, check_layout, describe_training, layout_of, read_tensors, state_dict_of, training_info
+from atdkit.benchmark.checkpoint import (
+    CheckpointError,
+    check_layout,
+    describe_training,
+    layout_of,
+    read_tensors,
+    state_dict_of,
+    training_info,
+)
 from atdkit.benchmark.methods.superslomo.unet import UNet
 
 WEIGHTS_KEY = "superslomo"  # the method's weight file, which an atdkit train checkpoint stands in for
@@ -70,7 +79,7 @@ class SuperSloMo(nn.Module):
         self.to(memory_format=torch.channels_last)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> "SuperSloMo":
+    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu") -> SuperSloMo:
         """The network with the weights of ``path``, loaded strictly, in eval mode on ``device``:
         the public ``SuperSloMo.ckpt`` (``state_dictFC`` and ``state_dictAT``) or a checkpoint
         written by ``atdkit train`` for this network (``model_state_dict``).
@@ -93,7 +102,9 @@ class SuperSloMo(nn.Module):
             state = {}
             for key, (part, what) in PARTS.items():
                 part_state = state_dict_of(loaded[key], path)
-                check_layout(part_state, layout_of(getattr(model, part)), path, f"a Super SloMo checkpoint ({key}, the {what})")
+                check_layout(
+                    part_state, layout_of(getattr(model, part)), path, f"a Super SloMo checkpoint ({key}, the {what})"
+                )
                 state.update({f"{part}.{name}": tensor for name, tensor in part_state.items()})
         model.load_state_dict(state, strict=True)
         return model.to(device).eval()
@@ -103,7 +114,9 @@ class SuperSloMo(nn.Module):
         multiples of 32), unclamped. ``flows`` (precomputed flows) are not used."""
         height, width = frame0.shape[-2:]
         if height % 32 or width % 32:
-            raise ValueError(f"Super SloMo needs a height and width divisible by 32, got {width}x{height}: pad or resize the frames")
+            raise ValueError(
+                f"Super SloMo needs a height and width divisible by 32, got {width}x{height}: pad or resize the frames"
+            )
         mean = torch.tensor(MEAN, dtype=frame0.dtype, device=frame0.device).view(1, 3, 1, 1)
         image0, image1 = frame0 - mean, frame1 - mean
         flows01_10 = self.flow_computation(torch.cat([image0, image1], dim=1))
@@ -112,10 +125,14 @@ class SuperSloMo(nn.Module):
         flow_t0 = -(1 - t) * t * flow01 + t * t * flow10
         flow_t1 = (1 - t) * (1 - t) * flow01 - t * (1 - t) * flow10
         warped0, warped1 = backward_warp(image0, flow_t0), backward_warp(image1, flow_t1)
-        refined = self.flow_interpolation(torch.cat([image0, image1, flow01, flow10, flow_t1, flow_t0, warped1, warped0], dim=1))
+        refined = self.flow_interpolation(
+            torch.cat([image0, image1, flow01, flow10, flow_t1, flow_t0, warped1, warped0], dim=1)
+        )
         flow_t0, flow_t1 = flow_t0 + refined[:, :2], flow_t1 + refined[:, 2:4]
         visible0 = torch.sigmoid(refined[:, 4:5])
         weight0, weight1 = (1 - t) * visible0, t * (1 - visible0)
         # eq. 1: the visibility- and time-weighted mean of both warped frames
-        frame = (weight0 * backward_warp(image0, flow_t0) + weight1 * backward_warp(image1, flow_t1)) / (weight0 + weight1)
+        frame = (weight0 * backward_warp(image0, flow_t0) + weight1 * backward_warp(image1, flow_t1)) / (
+            weight0 + weight1
+        )
         return frame + mean

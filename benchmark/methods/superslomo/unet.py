@@ -7,6 +7,7 @@ convolution, the output one included, is followed by a leaky ReLU of slope 0.1. 
 follow the public PyTorch port (avinashpaliwal/Super-SloMo), so its state dicts load as they are.
 Height and width must be multiples of 32 (five halvings).
 """
+
 from __future__ import annotations
 
 import torch

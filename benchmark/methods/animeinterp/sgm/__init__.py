@@ -3,6 +3,7 @@ from matched colour pieces, the initial flows of AnimeInterp's refinement networ
 
     flow01, flow10, labels0, labels1 = compute_sgm(frame0, frame1, "vgg19-dcbb9e9d.pth")
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +21,13 @@ from atdkit.benchmark.methods.animeinterp.sgm.segmentation import segment
 from atdkit.benchmark.methods.animeinterp.sgm.vgg import VGGFeatures
 
 
-def compute_sgm(frame0: np.ndarray, frame1: np.ndarray, vgg_weights: str | Path | VGGFeatures,
-                style: str = "japan", rules: str = "code") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def compute_sgm(
+    frame0: np.ndarray,
+    frame1: np.ndarray,
+    vgg_weights: str | Path | VGGFeatures,
+    style: str = "japan",
+    rules: str = "code",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """SGM flows between two RGB uint8 frames (H, W, 3).
 
     ``vgg_weights``: a torchvision-format VGG-19 file, or a :class:`VGGFeatures` already loaded
@@ -36,7 +42,9 @@ def compute_sgm(frame0: np.ndarray, frame1: np.ndarray, vgg_weights: str | Path 
     if frame0.shape != frame1.shape:
         raise ValueError(f"frames differ in size: {frame0.shape[:2]} and {frame1.shape[:2]}")
     if min(frame0.shape[:2]) < 8:
-        raise ValueError(f"frames of {frame0.shape[1]}x{frame0.shape[0]} are too small for SGM (VGG features at 1/8: 8x8 at least)")
+        raise ValueError(
+            f"frames of {frame0.shape[1]}x{frame0.shape[0]} are too small for SGM (VGG features at 1/8: 8x8 at least)"
+        )
     if style not in STYLES:
         raise ValueError(f"unknown line style {style!r}; expected one of {', '.join(STYLES)}")
     vgg = vgg_weights if isinstance(vgg_weights, VGGFeatures) else VGGFeatures.from_file(vgg_weights)
@@ -60,7 +68,9 @@ class Matches:
     rank_sum10: np.ndarray
 
 
-def match_pieces(features: list[torch.Tensor], labels0: np.ndarray, labels1: np.ndarray, rules: str = "code") -> Matches:
+def match_pieces(
+    features: list[torch.Tensor], labels0: np.ndarray, labels1: np.ndarray, rules: str = "code"
+) -> Matches:
     """Eqs. 1-5: the pieces of two label maps matched on their VGG features (``features``: both frames as one batch)."""
     pieces0, pieces1 = Pieces.of(labels0), Pieces.of(labels1)
     descriptors0 = pooled_features([level[:1] for level in features], labels0)
@@ -73,9 +83,15 @@ def guide_flows(frame0: np.ndarray, frame1: np.ndarray, matches: Matches) -> tup
     """Eq. 6 both ways: flow 0 -> 1 and flow 1 -> 0 (float32 (2, H, W)) from the matched pieces."""
     grey0, grey1 = (cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in (frame0, frame1))
     with ThreadPoolExecutor(2) as pool:  # OpenCV's DIS and the splatting release the GIL
-        flow01, flow10 = pool.map(guide_flow, (grey0, grey1), (grey1, grey0), (matches.pieces0, matches.pieces1),
-                                  (matches.pieces1, matches.pieces0), (matches.match01, matches.match10),
-                                  (matches.rank_sum01, matches.rank_sum10))
+        flow01, flow10 = pool.map(
+            guide_flow,
+            (grey0, grey1),
+            (grey1, grey0),
+            (matches.pieces0, matches.pieces1),
+            (matches.pieces1, matches.pieces0),
+            (matches.match01, matches.match10),
+            (matches.rank_sum01, matches.rank_sum10),
+        )
     return flow01.astype(np.float32), flow10.astype(np.float32)
 
 

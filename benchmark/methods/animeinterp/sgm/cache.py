@@ -6,11 +6,12 @@ flows were computed at) they came from. Flows are used only for the same frames,
 serve any dataset, size and checkpoint; other VGG-19 weights or line styles get their own folders.
 The digest is written last: a killed writer leaves flows without it, which count as absent.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

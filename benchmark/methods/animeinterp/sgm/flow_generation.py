@@ -8,6 +8,7 @@ A piece's flow stays zero when it is not mutually matched, has 50 pixels or fewe
 than 250 px (between centroids), or when its mask, forward-warped by the patch flow, lands
 on the matched piece for 80% or less of where it lands.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ class Patch:
     grey: np.ndarray
 
     @classmethod
-    def cut(cls, grey: np.ndarray, labels: np.ndarray, box: tuple[slice, slice], piece: int) -> "Patch":
+    def cut(cls, grey: np.ndarray, labels: np.ndarray, box: tuple[slice, slice], piece: int) -> Patch:
         mask = labels[box] == piece
         values = np.where(mask, grey[box], 0).astype(np.uint8)
         if np.mean(values[mask]) < DARK_MEAN:
@@ -62,24 +63,27 @@ class Patch:
         """Grey values and mask centred on a black (height, width) canvas, and the offset (top, left)."""
         top, left = (height - self.mask.shape[0]) // 2, (width - self.mask.shape[1]) // 2
         grey, mask = np.zeros((height, width), np.uint8), np.zeros((height, width), bool)
-        grey[top: top + self.mask.shape[0], left: left + self.mask.shape[1]] = self.grey
-        mask[top: top + self.mask.shape[0], left: left + self.mask.shape[1]] = self.mask
+        grey[top : top + self.mask.shape[0], left : left + self.mask.shape[1]] = self.grey
+        mask[top : top + self.mask.shape[0], left : left + self.mask.shape[1]] = self.mask
         return grey, mask, (top, left)
 
 
 def landing_overlap(mask0: np.ndarray, mask1: np.ndarray, flow: np.ndarray) -> float:
     """Share of where ``mask0``, forward-warped by ``flow`` (average splatting), lands inside ``mask1``."""
-    warped = normalise(splat_sum(
-        torch.cat([torch.from_numpy(mask0.astype(np.float32))[None, None], torch.ones(1, 1, *mask0.shape)], 1),
-        torch.from_numpy(flow.transpose(2, 0, 1).copy())[None],
-    ))[0, 0].numpy()
+    warped = normalise(
+        splat_sum(
+            torch.cat([torch.from_numpy(mask0.astype(np.float32))[None, None], torch.ones(1, 1, *mask0.shape)], 1),
+            torch.from_numpy(flow.transpose(2, 0, 1).copy())[None],
+        )
+    )[0, 0].numpy()
     landed = warped >= LANDED
     total = np.count_nonzero(landed)
     return np.count_nonzero(landed & mask1) / total if total else 0.0
 
 
-def guide_flow(grey0: np.ndarray, grey1: np.ndarray, pieces0: Pieces, pieces1: Pieces,
-               match: np.ndarray, rank_sum: np.ndarray) -> np.ndarray:
+def guide_flow(
+    grey0: np.ndarray, grey1: np.ndarray, pieces0: Pieces, pieces1: Pieces, match: np.ndarray, rank_sum: np.ndarray
+) -> np.ndarray:
     """Flow (2, H, W) float64 from frame 0 to frame 1 given each frame-0 piece's ``match`` and ``rank_sum``."""
     height, width = pieces0.labels.shape
     flow = np.zeros((2, height, width))
@@ -87,9 +91,15 @@ def guide_flow(grey0: np.ndarray, grey1: np.ndarray, pieces0: Pieces, pieces1: P
     dis = dis_flow()
     for piece, (other, ranks) in enumerate(zip(match.tolist(), rank_sum.tolist())):
         area, other_area = int(pieces0.counts[piece]), int(pieces1.counts[other])
-        motion = np.hypot(pieces1.centre_x[other] - pieces0.centre_x[piece], pieces1.centre_y[other] - pieces0.centre_y[piece])
-        if not (ranks <= 0 and motion <= MAX_MOTION and MIN_PIXELS < area < MAX_SHARE * height * width
-                and max(area / other_area, other_area / area) < MAX_AREA_RATIO):
+        motion = np.hypot(
+            pieces1.centre_x[other] - pieces0.centre_x[piece], pieces1.centre_y[other] - pieces0.centre_y[piece]
+        )
+        if not (
+            ranks <= 0
+            and motion <= MAX_MOTION
+            and MIN_PIXELS < area < MAX_SHARE * height * width
+            and max(area / other_area, other_area / area) < MAX_AREA_RATIO
+        ):
             continue
         patch0 = Patch.cut(grey0, pieces0.labels, boxes0[piece], piece)
         patch1 = Patch.cut(grey1, pieces1.labels, boxes1[other], other)

@@ -4,6 +4,7 @@ A bilateral filter flattens the colour areas, a 5x5 Laplacian responds on the da
 the outlines, and a hysteresis threshold keeps the strong responses and what connects to
 them. The result is a binary map: 255 where a colour piece may grow, 0 on lines.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ STYLES = {
 def style_for(name: str) -> str:
     """The style the official scripts chose for a triplet folder name: "western" for Disney's, else "japan"."""
     return "western" if "disney" in name.lower() else "japan"
+
+
 LINE_GAIN = 20  # the kept Laplacian is amplified this much before it darkens the line map
 LINE_THRESHOLD = 220  # line-map values above this are fillable
 
@@ -52,11 +55,15 @@ def hysteresis(stack: np.ndarray, low: float, high: float) -> np.ndarray:
     labels = np.zeros(stack.shape, np.int32)
     count = 1  # label 0: not weak
     for channel in range(stack.shape[2]):
-        found, components = cv2.connectedComponents(weak[..., channel].astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+        found, components = cv2.connectedComponents(
+            weak[..., channel].astype(np.uint8), connectivity=4, ltype=cv2.CV_32S
+        )
         labels[..., channel] = np.where(components > 0, components + (count - 1), 0)
         count += found - 1
     across = weak[..., 1:] & weak[..., :-1]
-    pairs = np.unique(labels[..., 1:][across].astype(np.int64) * count + labels[..., :-1][across])  # each joined pair once
+    pairs = np.unique(
+        labels[..., 1:][across].astype(np.int64) * count + labels[..., :-1][across]
+    )  # each joined pair once
     edges = coo_matrix((np.ones(len(pairs), np.int8), (pairs // count, pairs % count)), shape=(count, count))
     _, joined = connected_components(edges, directed=False)
     strong = np.zeros(joined.max() + 1, bool)

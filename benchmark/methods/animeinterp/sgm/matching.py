@@ -12,6 +12,7 @@ Penalties follow the official code by default (``rules="code"``): the distance p
 area ratio r = max(a/b, b/a) exceeds 3. ``rules="paper"`` applies the paper's
 eqs. 2-3 instead (beyond 15% of the diagonal; 0.05 * |a - b| / HW).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ class Pieces:
     centre_y: np.ndarray
 
     @classmethod
-    def of(cls, labels: np.ndarray) -> "Pieces":
+    def of(cls, labels: np.ndarray) -> Pieces:
         count = int(labels.max()) + 1
         flat = labels.reshape(-1)
         counts = np.bincount(flat, minlength=count)
@@ -72,13 +73,17 @@ def penalties(pieces0: Pieces, pieces1: Pieces, rules: str) -> tuple[np.ndarray,
     if rules not in RULES:
         raise ValueError(f"unknown matching rules {rules!r}; expected one of {', '.join(RULES)}")
     height, width = pieces0.labels.shape
-    distance = np.hypot(pieces0.centre_x[:, None] - pieces1.centre_x[None], pieces0.centre_y[:, None] - pieces1.centre_y[None])
+    distance = np.hypot(
+        pieces0.centre_x[:, None] - pieces1.centre_x[None], pieces0.centre_y[:, None] - pieces1.centre_y[None]
+    )
     distance /= np.linalg.norm([height, width])  # eq. 2
     counts0, counts1 = pieces0.counts[:, None].astype(np.float64), pieces1.counts[None].astype(np.float64)
     if rules == "code":
         ratio = np.maximum(counts0 / counts1, counts1 / counts0)
         return np.where(ratio > 3, ratio / 20, 0.0), np.where(distance > 0.14, distance / 5, 0.0)
-    return LAMBDA_SIZE * np.abs(counts0 - counts1) / (height * width), np.where(distance > 0.15, LAMBDA_DIST * distance, 0.0)
+    return LAMBDA_SIZE * np.abs(counts0 - counts1) / (height * width), np.where(
+        distance > 0.15, LAMBDA_DIST * distance, 0.0
+    )
 
 
 def matching_degree(descriptors0, descriptors1, pieces0: Pieces, pieces1: Pieces, rules: str = "code") -> torch.Tensor:
@@ -89,13 +94,21 @@ def matching_degree(descriptors0, descriptors1, pieces0: Pieces, pieces1: Pieces
     column's best (within 1e-5 of it) are then recomputed as the official sum of minima, so
     the matches are exactly the official ones.
     """
-    size_penalty, distance_penalty = (torch.from_numpy(p.astype(np.float32)) for p in penalties(pieces0, pieces1, rules))
+    size_penalty, distance_penalty = (
+        torch.from_numpy(p.astype(np.float32)) for p in penalties(pieces0, pieces1, rules)
+    )
     total0, total1 = descriptors0.sum(dim=1), descriptors1.sum(dim=1)
     shared = (total0[:, None] + total1[None] - torch.cdist(descriptors0[None], descriptors1[None], p=1)[0]) / 2
     degree = shared.cpu() - size_penalty - distance_penalty
-    near = (degree >= degree.max(dim=1, keepdim=True).values - NEAR_BEST) | (degree >= degree.max(dim=0, keepdim=True).values - NEAR_BEST)
+    near = (degree >= degree.max(dim=1, keepdim=True).values - NEAR_BEST) | (
+        degree >= degree.max(dim=0, keepdim=True).values - NEAR_BEST
+    )
     rows, columns = near.nonzero(as_tuple=True)
-    exact = torch.minimum(descriptors0[rows.to(descriptors0.device)], descriptors1[columns.to(descriptors1.device)]).sum(dim=1).cpu()
+    exact = (
+        torch.minimum(descriptors0[rows.to(descriptors0.device)], descriptors1[columns.to(descriptors1.device)])
+        .sum(dim=1)
+        .cpu()
+    )
     # subtracted one after the other in float32, as the official loop did
     degree[rows, columns] = exact - size_penalty[rows, columns] - distance_penalty[rows, columns]
     return degree

@@ -12,6 +12,7 @@
 The result is the official implementation's, pixel for pixel; where it scanned the whole
 image once per piece, this works on each piece's bounding box (or on all pixels at once).
 """
+
 from __future__ import annotations
 
 import cv2
@@ -41,14 +42,16 @@ def grown(box: tuple[slice, slice], margin: int, shape: tuple[int, int]) -> tupl
 def next_set(flat: np.ndarray, candidates: np.ndarray, cursor: int, block: int = 256) -> int:
     """The first position from ``cursor`` on whose candidate pixel is still set in ``flat`` (or the end)."""
     while cursor < len(candidates):
-        hits = np.flatnonzero(flat[candidates[cursor: cursor + block]])
+        hits = np.flatnonzero(flat[candidates[cursor : cursor + block]])
         if len(hits):
             return cursor + int(hits[0])
         cursor += block
     return len(candidates)
 
 
-def trapped_ball_fills(free: np.ndarray, radius: int, limit: int = MAX_BALL_FILLS) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+def trapped_ball_fills(
+    free: np.ndarray, radius: int, limit: int = MAX_BALL_FILLS
+) -> list[tuple[tuple[slice, slice], np.ndarray]]:
     """The pieces a ball of ``radius`` fills one after the other in ``free`` (uint8, 255 = free),
     each as (bounding box, mask within it); pieces are disjoint and lie in the free area.
 
@@ -74,7 +77,10 @@ def trapped_ball_fills(free: np.ndarray, radius: int, limit: int = MAX_BALL_FILL
         fills.append((box, piece))
         reach = grown(rect, 2 * radius, shape)
         canvas = np.zeros((reach[0].stop - reach[0].start, reach[1].stop - reach[1].start), np.uint8)
-        canvas[box[0].start - reach[0].start: box[0].stop - reach[0].start, box[1].start - reach[1].start: box[1].stop - reach[1].start] = piece
+        canvas[
+            box[0].start - reach[0].start : box[0].stop - reach[0].start,
+            box[1].start - reach[1].start : box[1].stop - reach[1].start,
+        ] = piece
         centres[reach][cv2.dilate(canvas, kernel) > 0] = 0
     return fills
 
@@ -139,7 +145,7 @@ def colour_histograms(frame: np.ndarray, labels: np.ndarray, pieces: np.ndarray 
     if pieces is not None:
         chosen = pieces[flat]
         flat, colours = flat[chosen], colours[chosen]
-    order = np.argsort(flat.astype(np.uint16) if flat.max() < 2 ** 16 else flat, kind="stable")  # radix sort when it fits
+    order = np.argsort(flat.astype(np.uint16) if flat.max() < 2**16 else flat, kind="stable")  # radix sort when it fits
     ids, starts, areas = np.unique(flat[order], return_index=True, return_counts=True)
     owner = np.repeat(np.arange(len(ids)), areas)
     histograms = np.zeros((rows, 3 * HISTOGRAM_BINS))
@@ -149,7 +155,7 @@ def colour_histograms(frame: np.ndarray, labels: np.ndarray, pieces: np.ndarray 
         found, which = np.unique(ranges, return_inverse=True)
         bins = histogram_bins(found // 256, found % 256)[which[owner], values]
         counts = np.bincount(owner * HISTOGRAM_BINS + bins, minlength=len(ids) * HISTOGRAM_BINS)
-        histograms[ids, slot * HISTOGRAM_BINS: (slot + 1) * HISTOGRAM_BINS] = counts.reshape(len(ids), HISTOGRAM_BINS)
+        histograms[ids, slot * HISTOGRAM_BINS : (slot + 1) * HISTOGRAM_BINS] = counts.reshape(len(ids), HISTOGRAM_BINS)
     histograms[ids] /= (3 * areas)[:, None]  # the counts' sum: every value falls in its own range
     return histograms
 
@@ -205,7 +211,10 @@ def merge_small_pieces(frame: np.ndarray, labels: np.ndarray, passes: int = MERG
             if not small[piece]:
                 continue
             contacts: dict[int, int] = {}
-            for label, pixels in zip(ring_labels[ring_starts[slot]: ring_starts[slot + 1]], ring_pixels[ring_starts[slot]: ring_starts[slot + 1]]):
+            for label, pixels in zip(
+                ring_labels[ring_starts[slot] : ring_starts[slot + 1]],
+                ring_pixels[ring_starts[slot] : ring_starts[slot + 1]],
+            ):
                 current = int(now[label])
                 contacts[current] = contacts.get(current, 0) + pixels
             neighbours = sorted(label for label in contacts if label != 0)
@@ -221,9 +230,15 @@ def merge_small_pieces(frame: np.ndarray, labels: np.ndarray, passes: int = MERG
                     if score > best:
                         best, contact_at_best, new_id = score, contacts[neighbour], neighbour
             # the official rules; ``score`` is the last neighbour's, as there
-            if (area == 1 or (area < 300 and len(neighbours) == 1) or (len(neighbours) == 1 and contact_at_best > 2)
-                    or area < 50 or (score > 0.2 and area < 150 and contact_at_best > 1)
-                    or (score > 0.25 and area < 250 and contact_at_best > 8) or single_point(before, boxes[piece - 1], piece)):
+            if (
+                area == 1
+                or (area < 300 and len(neighbours) == 1)
+                or (len(neighbours) == 1 and contact_at_best > 2)
+                or area < 50
+                or (score > 0.2 and area < 150 and contact_at_best > 1)
+                or (score > 0.25 and area < 250 and contact_at_best > 8)
+                or single_point(before, boxes[piece - 1], piece)
+            ):
                 now[piece] = new_id
                 if new_id not in (0, piece):
                     grew[new_id] = True

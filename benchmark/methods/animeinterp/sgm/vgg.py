@@ -5,6 +5,7 @@ built here without torchvision. Weights come from a file the user names (torchvi
 ``vgg19-dcbb9e9d.pth``: keys ``features.N.weight`` / ``features.N.bias``; the classifier's
 keys are ignored); nothing is downloaded.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,7 +53,7 @@ class VGGFeatures(nn.Module):
         self.to(memory_format=torch.channels_last)  # faster convolutions, same values
 
     @classmethod
-    def from_file(cls, path: str | Path, layers: str = "code", device: str | torch.device = "cpu") -> "VGGFeatures":
+    def from_file(cls, path: str | Path, layers: str = "code", device: str | torch.device = "cpu") -> VGGFeatures:
         """VGG-19 with the weights of a torchvision-format file; CheckpointError (one line) when it is not one."""
         model = cls(layers)
         state = state_dict_of(read_tensors(path), path, container_key="state_dict")
