@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from atdkit.cli.common import Command, UsageError, add_device, add_weights, size_argument
+from atdkit.metrics import DEFAULT_PROFILE, PROFILES
 
 SHOWN_FAILURES = 20  # failed triplets listed on the terminal
 
@@ -53,9 +54,9 @@ def bench_options(parser: argparse.ArgumentParser) -> None:
     add_weights(parser, "weight files of the methods")
     parser.add_argument(
         "--profile",
-        choices=("atd12k", "standard"),
-        default="atd12k",
-        help="metric profile (default atd12k: the paper's)",
+        choices=tuple(PROFILES),
+        default=DEFAULT_PROFILE,
+        help=f"metric profile (default {DEFAULT_PROFILE}: the paper's)",
     )
     parser.add_argument(
         "--size",
