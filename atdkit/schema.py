@@ -13,7 +13,8 @@ Label and statistics tables (``DATASET_DIR/*.parquet``), written by later steps:
 - ``SPLITS``: which side of a source-exclusive train/test split each triplet is on.
 
 Benchmark results (``RESULTS_DIR/per_triplet.parquet``, written by ``atdkit bench``):
-- ``BENCH_RESULTS``: one row per (method, triplet): scores, the RoI scored, status and profile.
+- ``BENCH_RESULTS``: one row per (method, triplet, profile): scores, the RoI scored, what the breakdowns
+  group by, status.
 
 Per-film scan cache (``DATASET_DIR/cache/<source_id>/``), so thresholds can be re-tuned
 without decoding again:
@@ -165,6 +166,15 @@ FRAME_INDEX = pa.schema(
     ]
 )
 
+BENCH_MOTION = pa.schema(  # atdkit bench's cache of motion measured for the official layout, one file per data folder
+    [
+        ("triplet_id", pa.string()),
+        ("frames", pa.string()),  # frame1's and frame3's sizes and modification times: what was measured
+        ("motion", pa.float64()),  # flow mean, % of the frame diagonal (atdkit stats' DIS statistics)
+        ("occlusion", pa.float64()),  # share of occluded pixels (0-1)
+    ]
+)
+
 BENCH_RESULTS = pa.schema(
     [
         ("method", pa.string()),
@@ -177,6 +187,12 @@ BENCH_RESULTS = pa.schema(
         ("roi_psnr", pa.float64()),  # null without an RoI or when it is empty after clipping
         ("roi_ssim", pa.float64()),  # null also when the RoI is smaller than the SSIM window
         ("ie", pa.float64()),  # interpolation error: mean RGB Euclidean distance, 0-255 scale
+        ("lpips", pa.float64()),  # LPIPS with AlexNet, whole frame; null when not asked (--metrics)
+        ("lpips_vgg", pa.float64()),  # LPIPS with VGG-16
+        ("cd", pa.float64()),  # EISAI's chamfer distance between the line drawings
+        ("motion", pa.float64()),  # the triplet's flow mean, % of the frame diagonal
+        ("occlusion", pa.float64()),  # the triplet's share of occluded pixels (0-1)
+        ("region", pa.string()),  # "west" (Disney's series, as EISAI splits ATD-12K) or "east"
         ("roi_x", pa.int32()),  # the RoI scored, in pixels of the scored frames (after scaling and clipping)
         ("roi_y", pa.int32()),
         ("roi_w", pa.int32()),
@@ -184,6 +200,6 @@ BENCH_RESULTS = pa.schema(
         ("seconds", pa.float64()),  # the method's time for this triplet (its batch's time / batch size)
         ("status", pa.string()),  # "ok" or why the triplet failed
         ("note", pa.string()),  # what was scored differently than asked (RoI clipped or too small, ...)
-        ("profile", pa.string()),  # metric profile, a key of atdkit.metrics.PROFILES
+        ("profile", pa.string()),  # scoring protocol, a key of atdkit.benchmark.scoring.profiles.PROFILES
     ]
 )

@@ -10,12 +10,19 @@
 
 A triplet whose annotation is missing or malformed is kept with its ``problem``, so that the
 run scores it as failed with the reason and goes on; unknown JSON fields are reported, never fatal.
+
+Each triplet also carries what the breakdowns group it by: its region (``west`` when its series or
+folder name has "Disney" in it, as EISAI splits ATD-12K, else ``east``) and its motion (flow mean as
+a percentage of the frame diagonal) and occlusion share, from ``motion.parquet`` for an atdkit dataset
+that has one, else measured while the frames are read (:func:`load_triplet`), with the same DIS
+statistics as ``atdkit stats``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +33,9 @@ import torch
 from atdkit import schema
 from atdkit.images import read_rgb, resize_lanczos
 from atdkit.pipelines.formats import atd12k
+from atdkit.pipelines.statistics.difficulty import motion_percent
+from atdkit.pipelines.statistics.flow import make_estimator
+from atdkit.pipelines.statistics.motion import FlowSettings, flow_statistics
 from atdkit.store import Dataset, DatasetError
 
 
@@ -45,6 +55,14 @@ class Triplet:
     flows: Path | None = None  # the folder of its precomputed flows 1->3 and 3->1 (atd12k.FLOW_FILES)
     problem: str | None = None  # why it cannot be scored
     notes: tuple[str, ...] = ()  # what was read differently than written (unknown fields, ...)
+    region: str = "east"  # "west" for Disney's series, as EISAI splits ATD-12K
+    motion: float | None = None  # flow mean, % of the frame diagonal; None: measured when read
+    occlusion: float | None = None  # share of occluded pixels (0-1)
+
+
+def region_of(name: str) -> str:
+    """``west`` for a series or folder name with "Disney" in it (EISAI's split of ATD-12K), else ``east``."""
+    return "west" if "disney" in name.lower() else "east"
 
 
 @dataclass
@@ -122,6 +140,7 @@ def _open_atd(root: Path) -> BenchData:
                 image_size=label.image_size,
                 flows=flows,
                 notes=label.notes,
+                region=region_of(triplet_id),
             )
         )
     warnings = [
@@ -134,14 +153,9 @@ def _open_atd(root: Path) -> BenchData:
 def _open_atdkit(dataset: Dataset, split: str | None) -> BenchData:
     root, warnings = dataset.root, []
     triplets_table = dataset.read("triplets")
-    sizes = (
-        {}
-        if triplets_table is None
-        else {
-            row["triplet_id"]: (row["width"], row["height"])
-            for row in triplets_table.select(["triplet_id", "width", "height"]).to_pylist()
-        }
-    )
+    info = {} if triplets_table is None else {row["triplet_id"]: row for row in triplets_table.to_pylist()}
+    sizes = {name: (row["width"], row["height"]) for name, row in info.items()}
+    motion = {row["triplet_id"]: row for row in dataset.rows("motion")}
     labels = dataset.read("labels")
     if labels is not None:
         rows = [row for row in labels.to_pylist() if row["kept"]]
@@ -173,6 +187,7 @@ def _open_atdkit(dataset: Dataset, split: str | None) -> BenchData:
         if difficulty is not None and difficulty not in schema.DIFFICULTIES:
             notes.append(f"difficulty {difficulty!r} is not one of {', '.join(schema.DIFFICULTIES)}: unlabelled")
         roi = None if row.get("roi_x") is None else (row["roi_x"], row["roi_y"], row["roi_w"], row["roi_h"])
+        measured, size = motion.get(row["triplet_id"]), sizes.get(row["triplet_id"])
         triplets.append(
             Triplet(
                 row["triplet_id"],
@@ -181,8 +196,11 @@ def _open_atdkit(dataset: Dataset, split: str | None) -> BenchData:
                 general_motion=tuple(row.get("general_motion") or ()),
                 behavior=tuple(row.get("behavior") or ()),
                 roi=roi,
-                image_size=sizes.get(row["triplet_id"]),
+                image_size=size,
                 notes=tuple(notes),
+                region=region_of((info.get(row["triplet_id"]) or {}).get("series") or row["triplet_id"]),
+                motion=float(motion_percent(measured["flow_mean"], *size)) if measured and size else None,
+                occlusion=measured["occlusion_ratio"] if measured and size else None,
             )
         )
     return BenchData(root, "atdkit", split, triplets, labelled=labels is not None, has_flows=False, warnings=warnings)
@@ -197,6 +215,20 @@ class Loaded:
     flows: np.ndarray | None = None  # (2, 2, H, W) float32: flow 1->3 and 3->1, at the scored size
     source_size: tuple[int, int] | None = None  # (W, H) of the files
     problem: str | None = None
+    motion: float | None = None  # the triplet's, as Triplet.motion (measured here when it had none)
+    occlusion: float | None = None
+
+
+_ESTIMATORS = threading.local()  # one DIS estimator per loading thread
+
+
+def measure_motion(frames: np.ndarray) -> tuple[float, float]:
+    """(flow mean as % of the frame diagonal, occlusion share) of a triplet's frames, as ``atdkit stats`` measures."""
+    if not hasattr(_ESTIMATORS, "dis"):
+        _ESTIMATORS.dis = make_estimator("dis")
+    height, width = frames.shape[1:3]
+    stats = flow_statistics(frames[0], frames[2], _ESTIMATORS.dis, FlowSettings().box)
+    return float(motion_percent(stats["flow_mean"], width, height)), stats["occlusion_ratio"]
 
 
 def read_flows(folder: Path, size: tuple[int, int]) -> np.ndarray:
@@ -234,4 +266,5 @@ def load_triplet(triplet: Triplet, size: tuple[int, int], flows: str = "none") -
         flow_arrays = read_flows(triplet.flows, size) if flows != "none" and present else None
     except (ValueError, OSError) as error:  # ImageError and FlowFileError are ValueErrors
         return Loaded(triplet, problem=str(error))
-    return Loaded(triplet, frames, flow_arrays, source)
+    motion, occlusion = (triplet.motion, triplet.occlusion) if triplet.motion is not None else measure_motion(frames)
+    return Loaded(triplet, frames, flow_arrays, source, motion=motion, occlusion=occlusion)

@@ -16,11 +16,12 @@ from helpers import REPO
 
 
 @pytest.fixture(scope="session", autouse=True)
-def only_the_tests_weight_files(tmp_path_factory):
-    """Weight files are looked up in an empty folder, not the machine's ~/.cache/atdkit/weights
-    (subprocesses inherit it)."""
+def only_the_tests_weight_files_and_caches(tmp_path_factory):
+    """Weight files are looked up in an empty folder, not the machine's ~/.cache/atdkit/weights, and
+    caches are the session's own (subprocesses inherit both)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ATDKIT_WEIGHTS", str(tmp_path_factory.mktemp("weights")))
+        patch.setenv("ATDKIT_CACHE", str(tmp_path_factory.mktemp("cache")))
         yield
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import math
@@ -415,3 +416,53 @@ def label_in_own_process(dataset: str, person: str, count: int) -> None:
     for _ in range(count):
         submit(fill(app, difficulty="medium", roi=(5, 5, 30, 30)))
         assert not app.error, [e.value for e in app.error]
+
+
+# --- LPIPS: the lpips package, torchvision-format ImageNet backbones with seeded random weights ---------------
+
+needs_lpips = pytest.mark.skipif(
+    importlib.util.find_spec("lpips") is None,
+    reason="the lpips package is not installed (pip install --no-deps lpips==0.1.4, as the README's Quick start does)",
+)
+
+
+def torchvision_alexnet_features() -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 11, 4, 2),
+        nn.ReLU(True),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(64, 192, 5, padding=2),
+        nn.ReLU(True),
+        nn.MaxPool2d(3, 2),
+        nn.Conv2d(192, 384, 3, padding=1),
+        nn.ReLU(True),
+        nn.Conv2d(384, 256, 3, padding=1),
+        nn.ReLU(True),
+        nn.Conv2d(256, 256, 3, padding=1),
+        nn.ReLU(True),
+        nn.MaxPool2d(3, 2),
+    )
+
+
+def torchvision_vgg16_features() -> nn.Sequential:
+    layers, channels = [], 3
+    for width in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"):
+        if width == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(True)]
+            channels = width
+    return nn.Sequential(*layers)
+
+
+BACKBONES = {"alex": torchvision_alexnet_features, "vgg": torchvision_vgg16_features}
+
+
+def backbone_file(tmp_path, net: str, seed: int):
+    """A torchvision-format weight file with seeded random weights (and classifier keys, which are ignored)."""
+    torch.manual_seed(seed)
+    state = {f"features.{key}": value for key, value in BACKBONES[net]().state_dict().items()}
+    state["classifier.1.weight"] = torch.zeros(2, 2)
+    path = tmp_path / f"{net}-random.pth"
+    torch.save(state, path)
+    return path, state

@@ -402,7 +402,7 @@ def test_bench_runs_animeinterp_on_the_datas_precomputed_sgm_flows(tmp_path, che
     run = json.loads((tmp_path / "r" / "run.json").read_text())
     assert run["methods"]["animeinterp"]["settings"] == {"sgm": "precomputed flows of the data"}
     assert run["methods"]["animeinterp"]["flows"] == "required"
-    assert run["profile"]["resize"].startswith("320x180,")  # --size: scored smaller than the profile's 960x540
+    assert run["profiles"][0]["resize"].startswith("320x180,")  # --size: scored smaller than the profile's 960x540
     # without --sgm precomputed the same command needs VGG-19 for SGM, and says so in one line
     result = run_cli(*args, "--out", tmp_path / "r2")
     assert (

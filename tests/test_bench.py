@@ -21,10 +21,24 @@ from atdkit.benchmark import methods
 from atdkit.benchmark.harness import BenchError, run_bench
 from atdkit.benchmark.methods import Method, MethodError, Padding, Resize, WeightFile
 from atdkit.benchmark.methods.dis_warp import interpolate_pair
+from atdkit.benchmark.motion_cache import MotionCache
+from atdkit.benchmark.results import WORST
+from atdkit.benchmark.scoring.chamfer import chamfer_distance
+from atdkit.benchmark.scoring.lpips import LPIPS
+from atdkit.benchmark.summary import MOTION_BINS
 from atdkit.cli import main
 from atdkit.store import write_table
 from helpers import BENCH_SIZE as SIZE
-from helpers import cartoon_triplet, read_png, run_cli, shared, write_png
+from helpers import (
+    backbone_file,
+    cartoon_triplet,
+    needs_lpips,
+    read_png,
+    run_cli,
+    shared,
+    tiny_atd_layout,
+    write_png,
+)
 
 ATD = {  # triplet id -> (level, RoI at 1920x1080, general_motion_type, behavior, what is special)
     "Disney_v4_0_000001_s2": (0, (400, 200, 900, 600), "translation", "walking", None),
@@ -157,7 +171,7 @@ def test_official_layout_summary_run_json_and_plots(atd_run):
     result, out = atd_run
     rows = pq.read_table(out / "per_triplet.parquet").to_pandas()
     summary = pd.read_csv(out / "summary.csv").set_index("method")
-    assert list(summary.index) == ["repeat", "blend", "dis-warp"]
+    assert list(summary.index) == ["repeat", "blend", "dis-warp"] and set(summary["profile"]) == {"atd12k"}
     for method in summary.index:
         ok = rows[(rows["method"] == method) & (rows["status"] == "ok")]
         finite = ok[np.isfinite(ok["psnr"])]
@@ -179,19 +193,26 @@ def test_official_layout_summary_run_json_and_plots(atd_run):
         "by general motion tag" in markdown
         and "| Method | translation | rotation | scaling | deformation |" in markdown
     )
-    tags = pd.read_csv(out / "summary_tags.csv")
-    assert set(tags["tag"]) >= {"translation", "rotation", "scaling", "deformation", "walking", "others"}
+    breakdowns = pd.read_csv(out / "breakdowns.csv")
+    tags = breakdowns[breakdowns["breakdown"].isin(["general_motion", "behavior"])]
+    assert set(tags["group"]) >= {"translation", "rotation", "scaling", "deformation", "walking", "others"}
+    regions = breakdowns[(breakdowns["breakdown"] == "region") & (breakdowns["method"] == "blend")].set_index("group")
+    assert regions.loc["west", "n"] == 2 and regions.loc["east", "n"] == READABLE - 2  # Disney_* is west
+    assert set(breakdowns.loc[breakdowns["breakdown"] == "motion", "group"]) <= {b[0] for b in MOTION_BINS}
+    assert rows.loc[rows["status"] == "ok", "motion"].notna().all()  # measured with DIS for the official layout
 
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "finished" and run["command"].startswith("atdkit bench --data")
-    assert run["profile"]["name"] == "atd12k" and "7x7 uniform" in run["profile"]["ssim"]
-    assert run["profile"]["rounding"] == "none" and run["precision"] == "fp32"
+    (profile,) = run["profiles"]
+    assert profile["name"] == "atd12k" and "7x7 uniform" in profile["ssim"] and "AnimeInterp" in profile["source"]
+    assert profile["rounding"] == "none" and run["precision"] == "fp32"
     assert run["methods"]["dis-warp"]["padding"] == "none" and run["methods"]["blend"]["weights"] == {}
     assert run["data"]["layout"] == "atd12k" and len(run["data"]["fingerprint"]) == 32
     assert {"torch", "numpy", "opencv", "scikit-image"} <= set(run["libraries"]) and run["atdkit"]
     for name in (
         "psnr_by_level.png",
         "psnr_distribution.png",
+        "by_motion.png",
         "worst_repeat.png",
         "worst_blend.png",
         "worst_dis-warp.png",
@@ -241,13 +262,122 @@ def test_resume_skips_what_was_scored_and_an_interrupted_run_keeps_its_rows(atd_
     calls.clear()
     run_bench(atd_layout, [counting()], out, device="cpu", resume=True)
     assert len(calls) == READABLE  # nothing left to score but the contact sheet
-    with pytest.raises(BenchError, match="profile atd12k, not standard"):
-        run_bench(atd_layout, ["repeat"], out, device="cpu", resume=True, profile="standard")
-    with pytest.raises(BenchError, match="scored at 960x540, not 480x270"):
+    with pytest.raises(BenchError, match="scored under atd12k at 960x540, not standard at 960x540"):
+        run_bench(atd_layout, ["repeat"], out, device="cpu", resume=True, profiles=["standard"])
+    with pytest.raises(BenchError, match="not atd12k at 480x270"):
         run_bench(atd_layout, ["repeat"], out, device="cpu", resume=True, size=(480, 270))
-    with pytest.raises(BenchError, match="--size 5x5: SSIM needs frames of at least 7x7"):
+    with pytest.raises(BenchError, match="--size 5x5: the atd12k profile's SSIM needs frames of at least 7x7"):
         run_bench(atd_layout, ["repeat"], out.with_name("tiny"), device="cpu", size=(5, 5))
     assert not out.with_name("tiny").exists()
+
+
+# --- several protocols and perceptual metrics ----------------------------------------------------------
+
+
+@needs_lpips
+def test_several_protocols_with_lpips_and_cd_through_the_command_line(atd_layout, tmp_path, monkeypatch):
+    monkeypatch.setenv("ATDKIT_WEIGHTS", str(tmp_path / "weights"))  # nothing there
+    out = tmp_path / "r"
+    asked = ("bench", "--data", atd_layout, "--methods", "blend", "dis-warp", "--profile", "atd12k", "rife", "eisai")
+    asked += ("--metrics", "psnr", "ssim", "lpips", "cd", "--out", out)
+    refused = run_cli(*asked)
+    assert refused.returncode == 2 and not out.exists()
+    message = " ".join(refused.stderr.split())
+    assert refused.stderr.count("error") == 1 and "metric lpips" in message and "alexnet-owt-7be5be79.pth" in message
+    assert "download.pytorch.org/models/alexnet-owt-7be5be79.pth" in message and "--weights alexnet=PATH" in message
+
+    alexnet, _ = backbone_file(tmp_path, "alex", seed=5)
+    result = run_cli(*asked, "--weights", f"alexnet={alexnet}")
+    assert result.returncode == 1, result.stderr  # the broken triplets of the layout
+    rows = pq.read_table(out / "per_triplet.parquet").to_pandas()
+    assert len(rows) == 2 * 3 * len(ATD)
+    ok = rows[rows["status"] == "ok"]
+    assert len(ok) == 2 * 3 * READABLE and ok["lpips"].notna().all() and ok["cd"].notna().all()
+    assert rows["lpips_vgg"].isna().all()  # not asked for
+
+    network = LPIPS.from_files("alex", alexnet)
+    checked = 0
+    for triplet_id in ("Disney_v4_0_000001_s2", "Japan_v2_0_000003_s3"):
+        f1, f2, f3 = (read_png(atd_layout / "test_2k_540p" / triplet_id / f"frame{n}.png") for n in (1, 2, 3))
+        prediction = np.clip(predictions("blend", f1, f3).astype(np.float64), 0, 1)
+        truth = f2 / 255.0
+        tensor = lambda image: torch.from_numpy(image.astype(np.float32)).permute(2, 0, 1)[None]  # noqa: E731
+        expected = {
+            "atd12k": float(network(tensor(prediction) * 2 - 1, tensor(truth) * 2 - 1)),  # lpips's documented use
+            "eisai": float(network(tensor(prediction), tensor(truth))),  # EISAI feeds [0, 1] as it is
+        }
+        for profile, lpips in expected.items():
+            row = ok[(ok["method"] == "blend") & (ok["triplet_id"] == triplet_id) & (ok["profile"] == profile)].iloc[0]
+            assert row["lpips"] == pytest.approx(lpips, abs=1e-6), (triplet_id, profile)
+            assert row["cd"] == pytest.approx(chamfer_distance(prediction, truth), rel=1e-9)
+            checked += 1
+        assert expected["atd12k"] != pytest.approx(expected["eisai"], abs=1e-4)
+    assert checked == 4
+
+    summary = pd.read_csv(out / "summary.csv")
+    assert [tuple(r) for r in summary[["method", "profile"]].values] == [
+        (m, p) for m in ("blend", "dis-warp") for p in ("atd12k", "rife", "eisai")
+    ]
+    assert summary["lpips"].notna().all() and summary["cd"].notna().all() and summary["lpips_vgg"].isna().all()
+    protocols = (out / "protocols.md").read_text()
+    assert "| Method | atd12k | rife | eisai |" in protocols
+    for title in ("## PSNR (dB)", "## SSIM", "## LPIPS", "## CD"):
+        assert title in protocols
+    blend = summary[summary["method"] == "blend"].set_index("profile")
+    assert f"| blend | {blend.loc['atd12k', 'whole_psnr']:.2f} | {blend.loc['rife', 'whole_psnr']:.2f} |" in protocols
+    markdown = (out / "summary.md").read_text()
+    assert "## Profile `rife`" in markdown and "ECCV2022-RIFE, benchmark/ATD12K.py at f6d90d9" in markdown
+    assert "| Method | LPIPS | CD |" in markdown
+    run = json.loads((out / "run.json").read_text())
+    assert [p["name"] for p in run["profiles"]] == ["atd12k", "rife", "eisai"]
+    assert list(run["metrics"]) == ["psnr", "ssim", "ie", "lpips", "cd"]
+    assert Image.open(out / "by_motion.png").size[0] > 300
+
+
+def test_a_prediction_is_computed_once_per_group_of_profiles_that_feed_the_method_alike(atd_layout, tmp_path):
+    shapes = []
+
+    def load(weights, device):
+        def interpolate(frame1, frame3, flows):
+            shapes.append(tuple(frame1.shape[-2:]))
+            return (frame1 + frame3) / 2
+
+        return interpolate
+
+    counted = Method("counted", "the blend, counted", load)
+    run_bench(atd_layout, [counted], tmp_path / "r", device="cpu", profiles=["atd12k", "eisai", "rife", "standard"])
+    # atd12k, eisai and standard see the 960x540 frames, rife's are padded by 2 rows above and below; then the
+    # contact sheet predicts the worst triplets (all of them here) again, under the first profile
+    assert sorted(set(shapes)) == [(540, 960), (544, 960)]
+    assert shapes.count((544, 960)) == READABLE and shapes.count((540, 960)) == READABLE + min(READABLE, WORST)
+    rows = pq.read_table(tmp_path / "r" / "per_triplet.parquet").to_pandas()
+    ok = rows[rows["status"] == "ok"].set_index(["profile", "triplet_id"])
+    assert len(ok) == 4 * READABLE
+    atd12k, rife = ok.loc["atd12k"], ok.loc["rife"]
+    assert (abs(atd12k["psnr"] - rife["psnr"]) < 0.05).all()  # the same blend, rounded to 8 bits by rife
+
+
+def test_motion_measured_for_the_official_layout_is_kept_for_later_runs(tmp_path):
+    root = tmp_path / "atd"
+    tiny_atd_layout(root, 3)
+    first = run_bench(root, ["repeat"], tmp_path / "r1", device="cpu")
+    assert first.failed == 0
+    cache = MotionCache(root)
+    kept = pq.read_table(cache.path).to_pandas().set_index("triplet_id")
+    rows = pq.read_table(tmp_path / "r1" / "per_triplet.parquet").to_pandas().set_index("triplet_id")
+    assert sorted(kept.index) == sorted(rows.index) and (kept["motion"] > 0).all()
+    assert np.allclose(kept.loc[rows.index, "motion"], rows["motion"])
+
+    # A later run reads the cache (a value planted there comes back) and measures again what changed.
+    planted = kept.reset_index().assign(motion=[99.0, 98.0, 97.0])
+    write_table(cache.path, planted.to_dict("records"), schema.BENCH_MOTION)
+    changed = root / "test_2k_540p" / planted["triplet_id"][2] / "frame3.png"
+    write_png(changed, read_png(changed)[:, ::-1])  # same size, new content and modification time
+    run_bench(root, ["repeat"], tmp_path / "r2", device="cpu")
+    again = pq.read_table(tmp_path / "r2" / "per_triplet.parquet").to_pandas().set_index("triplet_id")["motion"]
+    assert list(again[planted["triplet_id"][:2]]) == [99.0, 98.0]
+    assert again[planted["triplet_id"][2]] != 97.0 and again[planted["triplet_id"][2]] > 0
+    assert pq.read_table(cache.path).to_pandas().set_index("triplet_id").loc[planted["triplet_id"][2], "motion"] != 97.0
 
 
 # --- atdkit datasets ---------------------------------------------------------------------------------

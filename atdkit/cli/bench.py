@@ -13,7 +13,6 @@ from rich.console import Console
 from rich.table import Table
 
 from atdkit.cli.common import Command, UsageError, add_device, add_weights, size_argument
-from atdkit.metrics import DEFAULT_PROFILE, PROFILES
 
 SHOWN_FAILURES = 20  # failed triplets listed on the terminal
 
@@ -46,6 +45,9 @@ def method_options(args: argparse.Namespace, command: str) -> dict[str, object]:
 
 
 def bench_options(parser: argparse.ArgumentParser) -> None:
+    from atdkit.benchmark.scoring.profiles import DEFAULT_PROFILE, PROFILES
+    from atdkit.benchmark.scoring.scores import BASIC, METRICS
+
     parser.add_argument("--data", type=Path, metavar="DATA", help="ATD-12K test layout folder or atdkit dataset")
     parser.add_argument("--methods", nargs="+", metavar="NAME", help="methods to score (see --list)")
     parser.add_argument("--out", type=Path, metavar="RESULTS_DIR", help="results folder")
@@ -54,9 +56,21 @@ def bench_options(parser: argparse.ArgumentParser) -> None:
     add_weights(parser, "weight files of the methods")
     parser.add_argument(
         "--profile",
+        nargs="+",
         choices=tuple(PROFILES),
-        default=DEFAULT_PROFILE,
-        help=f"metric profile (default {DEFAULT_PROFILE}: the paper's)",
+        default=[DEFAULT_PROFILE],
+        metavar="NAME",
+        help=f"scoring protocols, several at once ({', '.join(PROFILES)}; default {DEFAULT_PROFILE}: "
+        "the paper's); the first leads the summary",
+    )
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        choices=tuple(METRICS),
+        default=list(BASIC),
+        metavar="NAME",
+        help=f"metrics ({', '.join(METRICS)}; default {' '.join(BASIC)}, always computed); lpips and "
+        "lpips-vgg need --weights alexnet=... or vgg16=...",
     )
     parser.add_argument(
         "--size",
@@ -92,7 +106,8 @@ def bench(args: argparse.Namespace, console: Console) -> int:
             args.data,
             args.methods,
             args.out,
-            profile=args.profile,
+            profiles=args.profile,
+            metrics=args.metrics,
             size=args.size,
             device=args.device,
             weights=given,
@@ -129,15 +144,34 @@ def print_methods(console: Console, methods, given: dict[str, Path]) -> None:
 
 
 def print_scores(console: Console, report) -> None:
-    """The Table 1 layout on the terminal, the failed triplets, and where the files are."""
-    from atdkit.benchmark import results
+    """The Table 1 layout under the first profile, the profiles side by side, the failed triplets, the files."""
+    from atdkit.benchmark.summary import GROUP_TITLES, GROUPS, PERCEPTUAL_TITLES, cell, perceptual_columns, shown
 
-    table = Table(title=f"benchmark at {report.size[0]}x{report.size[1]} ({report.device})", title_justify="left")
-    for column in ("method", *results.GROUP_TITLES.values(), "failed"):
+    first = [s for s in report.summary if s["profile"] == report.profiles[0]]
+    title = f"benchmark at {report.size[0]}x{report.size[1]}, profile {report.profiles[0]} ({report.device})"
+    table = Table(title=title, title_justify="left")
+    for column in ("method", *GROUP_TITLES.values(), "failed"):
         table.add_column(column, justify="left" if column == "method" else "right")
-    for s in report.summary:
-        table.add_row(s["method"], *(results.cell(s["groups"][g]) for g in results.GROUPS), str(s["failed"]))
+    for s in first:
+        table.add_row(s["method"], *(cell(s["groups"][g]) for g in GROUPS), str(s["failed"]))
     console.print(table)
+    whole = {(s["method"], s["profile"]): s["groups"]["whole"] for s in report.summary}
+    perceptual = perceptual_columns(report.summary)
+    sides = [("PSNR / SSIM", cell)] if len(report.profiles) > 1 else []
+    if perceptual:
+        sides.append(
+            (
+                " / ".join(PERCEPTUAL_TITLES[p] for p in perceptual),
+                lambda w: " / ".join(shown(p, w[p]) for p in perceptual),
+            )
+        )
+    for metrics, text in sides:
+        side = Table(title=f"Whole, {metrics} under each profile (protocols.md)", title_justify="left")
+        for column in ("method", *report.profiles):
+            side.add_column(column, justify="left" if column == "method" else "right")
+        for s in first:
+            side.add_row(s["method"], *(text(whole[(s["method"], p)]) for p in report.profiles))
+        console.print(side)
     by_problem: dict[tuple[str, str], list[str]] = {}
     for method, triplet_id, reason in report.failures:
         by_problem.setdefault((triplet_id, reason), []).append(method)
@@ -152,7 +186,8 @@ def print_scores(console: Console, report) -> None:
             f"failed: {triplet_id} ({', '.join(names)}): {reason}", style="red", highlight=False, soft_wrap=True
         )
     console.print(
-        f"PSNR / SSIM; results in {report.out} (per_triplet.parquet, summary.md, summary.csv, run.json, plots)",
+        f"results in {report.out} (per_triplet.parquet, summary.md, protocols.md, summary.csv, breakdowns.csv, "
+        "run.json, plots)",
         highlight=False,
     )
 

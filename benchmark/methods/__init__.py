@@ -216,12 +216,14 @@ def locate(weight: WeightFile, given: dict[str, Path]) -> Path | None:
     return path if path.is_file() else None
 
 
-def missing_message(method: Method, weight: WeightFile, given: dict[str, Path]) -> str:
+def missing_message(who: str, weight: WeightFile, given: dict[str, Path]) -> str:
+    """One line for a missing weight file: ``who`` ("method animeinterp", "metric lpips") needs it, where it was
+    looked for, where to get it."""
     if weight.key in given:
         where = f"{given[weight.key]} (given with --weights {weight.key}=...) does not exist"
     else:
         where = f"{weights_dir() / weight.filename} not found; pass --weights {weight.key}=PATH"
-    return f"method {method.name} needs {weight.filename}: {where}; get it from {weight.source}"
+    return f"{who} needs {weight.filename}: {where}; get it from {weight.source}"
 
 
 def resolve_weights(method: Method, given: dict[str, Path]) -> dict[str, Path]:
@@ -230,7 +232,7 @@ def resolve_weights(method: Method, given: dict[str, Path]) -> dict[str, Path]:
     for weight in method.weights:
         path = locate(weight, given)
         if path is None:
-            raise MethodError(missing_message(method, weight, given))
+            raise MethodError(missing_message(f"method {method.name}", weight, given))
         if weight.sha256 and sha256(path) != weight.sha256:
             raise MethodError(
                 f"{path}: sha256 differs from {weight.filename}'s ({weight.sha256[:12]}...): "

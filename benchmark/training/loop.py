@@ -321,9 +321,9 @@ class Run:
             path = registry.locate(weight, given)
             if path is None:
                 off = [option.flag for option in self.method.options if option.switch and "train" in option.commands]
+                missing = registry.missing_message(f"method {self.method.name}", weight, given)
                 raise TrainError(
-                    f"{registry.missing_message(self.method, weight, given)} (for its {self.flows.describe})"
-                    + (f"; or train without them: {off[0]}" if off else "")
+                    f"{missing} (for its {self.flows.describe})" + (f"; or train without them: {off[0]}" if off else "")
                 )
             paths[weight.key] = path
         return paths

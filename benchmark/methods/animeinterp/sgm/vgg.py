@@ -1,7 +1,7 @@
 """VGG-19 features for colour-piece matching (section 4.1, "Feature Collection").
 
-The layer list is torchvision's ``vgg19().features`` (so its weight files load as they are),
-built here without torchvision. Weights come from a file the user names (torchvision's
+The layer list is torchvision's ``vgg19().features`` (:mod:`atdkit.benchmark.layers.imagenet`, so its
+weight files load as they are). Weights come from a file the user names (torchvision's
 ``vgg19-dcbb9e9d.pth``: keys ``features.N.weight`` / ``features.N.bias``; the classifier's
 keys are ignored); nothing is downloaded.
 """
@@ -14,10 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from atdkit.benchmark.checkpoint import check_layout, layout_of, read_tensors, state_dict_of
+from atdkit.benchmark.layers.imagenet import VGG19, load_features, vgg_features
 
-# torchvision's configuration "E": channels of each 3x3 convolution, "M" a 2x2 max-pooling
-VGG19 = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
 # indices in ``features`` of the layers whose outputs are pooled (full, 1/2, 1/4, 1/8 resolution)
 LAYERS = {
     "code": (1, 6, 11, 20),  # relu1_1, relu2_1, relu3_1, relu4_1: what the official code used
@@ -25,18 +23,6 @@ LAYERS = {
 }
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def vgg19_features() -> nn.Sequential:
-    layers: list[nn.Module] = []
-    channels = 3
-    for spec in VGG19:
-        if spec == "M":
-            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
-        else:
-            layers += [nn.Conv2d(channels, spec, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
-            channels = spec
-    return nn.Sequential(*layers)
 
 
 class VGGFeatures(nn.Module):
@@ -47,7 +33,7 @@ class VGGFeatures(nn.Module):
         if layers not in LAYERS:
             raise ValueError(f"unknown VGG layer choice {layers!r}; expected one of {', '.join(LAYERS)}")
         self.taps = LAYERS[layers]
-        self.features = vgg19_features()
+        self.features = vgg_features(VGG19)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.to(memory_format=torch.channels_last)  # faster convolutions, same values
@@ -56,10 +42,7 @@ class VGGFeatures(nn.Module):
     def from_file(cls, path: str | Path, layers: str = "code", device: str | torch.device = "cpu") -> VGGFeatures:
         """VGG-19 with the weights of a torchvision-format file; CheckpointError (one line) when it is not one."""
         model = cls(layers)
-        state = state_dict_of(read_tensors(path), path, container_key="state_dict")
-        state = {key: value for key, value in state.items() if not key.startswith("classifier.")}
-        check_layout(state, layout_of(model), path, "a torchvision VGG-19 weight file")
-        model.load_state_dict(state, strict=True)
+        load_features(model.features, path, "a torchvision VGG-19 weight file")
         return model.to(device).eval()
 
     @torch.no_grad()
