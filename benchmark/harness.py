@@ -422,7 +422,8 @@ def run_bench(
             results.write_run_json(out, context)
             # triplet id -> (motion, occlusion) where the data has no motion.parquet: measured once, kept for later runs
             motion_cache = MotionCache(bench_data.root)
-            measured = {**motion_cache.read(bench_data.triplets), **store.motion()}
+            cached = motion_cache.read(bench_data.triplets)
+            measured = {**cached, **store.motion()}
             try:
                 for method in chosen:
                     _score_method(
@@ -440,7 +441,8 @@ def run_bench(
                         console,
                     )
             finally:
-                motion_cache.write(bench_data.triplets, measured)
+                if measured != cached:
+                    motion_cache.write(bench_data.triplets, measured)
             frame = store.finish([m.name for m in chosen], [p.name for p in scoring])
             summary = summaries.summarise(frame)
             context.update(status="finished", finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -26,9 +26,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ATDKIT_CACHE") or Path.home() / ".cache" / "atdkit")
 
 
-def _frames_key(triplet: Triplet) -> str:
-    """What the measurement depends on: frame1 and frame3 (size and modification time of each)."""
-    stats = [path.stat() for path in (triplet.frames[0], triplet.frames[2])]
+def _frames_key(triplet: Triplet) -> str | None:
+    """What the measurement depends on: frame1 and frame3 (size and modification time of each); None when unreadable."""
+    try:
+        stats = [path.stat() for path in (triplet.frames[0], triplet.frames[2])]
+    except OSError:
+        return None
     return ";".join(f"{s.st_size}:{s.st_mtime_ns}" for s in stats)
 
 
@@ -49,7 +52,7 @@ class MotionCache:
         found = {}
         for triplet in triplets:
             row = cached.get(triplet.triplet_id)
-            if row and not triplet.problem and _key_or_none(triplet) == row["frames"]:
+            if row and not triplet.problem and _frames_key(triplet) == row["frames"]:
                 found[triplet.triplet_id] = (row["motion"], row["occlusion"])
         return found
 
@@ -57,17 +60,10 @@ class MotionCache:
         """Keep ``measured`` (for these triplets, whose frames are read for their key) for later runs."""
         rows = []
         for triplet in triplets:
-            key = _key_or_none(triplet) if triplet.triplet_id in measured else None
+            key = _frames_key(triplet) if triplet.triplet_id in measured else None
             if key:
                 motion, occlusion = measured[triplet.triplet_id]
                 rows.append({"triplet_id": triplet.triplet_id, "frames": key, "motion": motion, "occlusion": occlusion})
         if rows:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             write_table(self.path, rows, schema.BENCH_MOTION)
-
-
-def _key_or_none(triplet: Triplet) -> str | None:
-    try:
-        return _frames_key(triplet)
-    except OSError:
-        return None

@@ -23,6 +23,18 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 TESTS = Path(__file__).resolve().parent
+ARTIFACTS = REPO / "test-artifacts"  # screenshots of the browser tests, kept for a look after a failure
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package: Playwright drives it and never downloads a browser
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def shared(*parts: str) -> Path:

@@ -21,18 +21,8 @@ import pytest
 from atdkit import schema
 from atdkit.pipelines.labels import annotations
 from atdkit.store import read_table
-from helpers import REPO, run_atdkit
+from helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO, run_atdkit
 
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CANVAS_WIDTH = 560  # the app's default RoI canvas width
 
 pytestmark = pytest.mark.slow  # a real server and headless Chromium

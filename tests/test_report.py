@@ -11,11 +11,9 @@ import pytest
 
 from atdkit import schema
 from atdkit.cli import main
-from helpers import REPO, run_cli, write_labels
+from helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, run_cli, write_labels
 
-CHROMIUM = Path("/usr/bin/chromium")
 SECTIONS = ("overview", "sources", "selection", "motion", "labels", "split", "samples")
-ARTIFACTS = REPO / "test-artifacts"
 
 
 def report(capsys, *args) -> tuple[int, str]:
@@ -86,17 +84,7 @@ def test_report_renders_in_a_real_browser(full_dataset):
 
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             requests = []

@@ -46,6 +46,7 @@ import cv2
 import numpy as np
 import skimage.metrics
 import torch
+from perceptual_overhead import random_alexnet
 
 from atdkit.benchmark.layers.imagenet import alexnet_features
 from atdkit.benchmark.methods.dis_warp import interpolate_pair
@@ -86,12 +87,6 @@ PREDICTORS = {  # float32 RGB (H, W, 3) frames in [0, 1] -> the middle frame, un
     "dis-warp": interpolate_pair,
     "noisy blend": lambda a, b: (a + b) / 2 + noise(a.shape),
 }
-
-
-def random_alexnet(path: Path) -> Path:
-    torch.manual_seed(0)
-    torch.save({f"features.{key}": value for key, value in alexnet_features().state_dict().items()}, path)
-    return path
 
 
 # --- run-time adaptations --------------------------------------------------------------------------------
