@@ -203,3 +203,30 @@ BENCH_RESULTS = pa.schema(
         ("profile", pa.string()),  # scoring protocol, a key of atdkit.benchmark.scoring.profiles.PROFILES
     ]
 )
+
+
+RELEASE_FRAMES = pa.schema(  # atdkit manifest: what each saved PNG must be, so that a rebuild can prove it
+    [
+        ("triplet_id", pa.string()),
+        ("png_sha256", pa.list_(pa.string(), 3)),  # of frame1.png, frame2.png, frame3.png
+    ]
+)
+
+RELEASE_PROBES = pa.schema(  # atdkit manifest: per film, one frame's thumbnail, to recognise another encode of it
+    [
+        ("source_id", pa.string()),
+        ("frame", pa.int64()),  # decoded frame index (its film's first saved frame)
+        ("thumbnail", pa.binary()),  # uint8 luma thumbnail of the saved frame, row-major (selection.THUMBNAIL_SIZE)
+    ]
+)
+
+REBUILD_STATUSES = ("verified", "missing film", "different encode", "film too short", "differs")
+
+REBUILT = pa.schema(  # atdkit rebuild: every triplet of the release and whether it could be rebuilt and verified
+    [
+        ("triplet_id", pa.string()),
+        ("source_id", pa.string()),
+        ("status", pa.string()),  # one of REBUILD_STATUSES
+        ("detail", pa.string()),  # which file and what differs; null when verified
+    ]
+)

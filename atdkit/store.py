@@ -37,6 +37,7 @@ TABLES = {  # DATASET_DIR/<name>.parquet
     "labels": TableKind(schema.LABELS, "atdkit consolidate"),
     "motion": TableKind(schema.MOTION, "atdkit stats"),
     "splits": TableKind(schema.SPLITS, "atdkit split"),
+    "rebuilt": TableKind(schema.REBUILT, "atdkit rebuild"),
 }
 
 

@@ -103,6 +103,11 @@ WHOLE_FILM = FrameRange()
 # --------------------------------------------------------------------------- writing
 
 
+def saved_png(rgb: np.ndarray, resize: tuple[int, int] | None) -> bytes:
+    """A decoded frame as a dataset saves it: resized when the settings say so, PNG-encoded (deterministic bytes)."""
+    return images.encode(images.resize(rgb, resize) if resize else rgb, ".png")
+
+
 class TripletWriter:
     """Encodes kept triplets to PNG on worker threads; at most ``pending`` triplets in memory."""
 
@@ -124,9 +129,7 @@ class TripletWriter:
         tmp = temporary_sibling(final)
         tmp.mkdir(parents=True)
         for number, rgb in enumerate(rgb_frames, start=1):
-            (tmp / f"frame{number}.png").write_bytes(
-                images.encode(images.resize(rgb, self._resize) if self._resize else rgb, ".png")
-            )
+            (tmp / f"frame{number}.png").write_bytes(saved_png(rgb, self._resize))
         replace_dir(tmp, final)
 
     def close(self) -> None:
