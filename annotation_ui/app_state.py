@@ -17,10 +17,11 @@ import pyarrow.compute as pc
 import streamlit as st
 
 from atdkit import schema
+from atdkit.annotation_ui import assignment
 from atdkit.annotation_ui.images import DisplayCache
 from atdkit.annotation_ui.label_form import CANVAS_WIDTHS
 from atdkit.annotation_ui.settings import Settings, SettingsError, parse
-from atdkit.pipelines.labels import annotations, consolidate
+from atdkit.pipelines.labels import access, annotations, consolidate
 from atdkit.store import Dataset, read_table
 
 
@@ -46,6 +47,7 @@ class DatasetContext:
         self._indexes = {kind: annotations.PartIndex(root, kind) for kind in annotations.KINDS}
         self._logs: dict[str, AnswerLog] = {}
         self._files: dict[str, tuple[tuple[int, int] | None, object]] = {}
+        self.leases = assignment.Leases()  # shared by this process's sessions
 
     def _table_cached(self, path: Path, load):
         """``load(path)``, re-run only when the file's mtime or size changed (or it appeared/vanished)."""
@@ -80,6 +82,12 @@ class DatasetContext:
             }
 
         return self._table_cached(self.dataset.table_path("motion"), load) or {}
+
+    def access_tokens(self) -> list[dict] | None:
+        """The issued ACCESS_TOKENS rows; None when none were ever issued (the app is open to any name)."""
+        return self._table_cached(
+            self.dataset.table_path("access_tokens"), lambda path: read_table(path, schema.ACCESS_TOKENS).to_pylist()
+        )
 
     def log(self, kind: str = annotations.ANNOTATIONS) -> AnswerLog:
         """Every row of ``kind`` written so far, by any process (new parts are read on each call)."""
@@ -163,8 +171,29 @@ def _sign_out() -> None:
     st.query_params.clear()
 
 
-def identify(current: Settings) -> str:
-    """Who is working: kept in the session and in the URL (``?annotator=``), asked for once."""
+def _token_holder(current: Settings, issued: list[dict]) -> access.Person:
+    """The holder of the URL's ``?token=``, or an error page and a stop."""
+    token = st.query_params.get("token", "")
+    person = access.holder(issued, token) if token else None
+    if person is None or name_problem(person.name, current):
+        st.title("atdkit annotation")
+        st.error(
+            "This app admits team members only: open it with your own link (atdkit annotate DATASET "
+            "--issue-token NAME prints one)." + (" The token in this link is unknown or was revoked." if token else "")
+        )
+        st.stop()
+    return person
+
+
+def identify(current: Settings) -> access.Person:
+    """Who is working. When access tokens were issued: the holder of the URL's token, with their role. Otherwise
+    anyone, by name, kept in the session and in the URL (``?annotator=``), asked for once; all may adjudicate."""
+    issued = _context(str(current.dataset)).access_tokens()
+    if issued is not None:
+        person = _token_holder(current, issued)
+        st.session_state["person"] = person.name
+        _sidebar(f"Signed in as **{person.name}** ({person.role})")
+        return person
     person = st.session_state.get("person")
     if person is None and "annotator" in st.query_params:
         problem = name_problem(st.query_params["annotator"], current)
@@ -188,7 +217,12 @@ def identify(current: Settings) -> str:
             st.error(st.session_state["sign_in_problem"])
         st.stop()
     st.query_params["annotator"] = person
-    st.sidebar.markdown(f"Signed in as **{person}**")
+    _sidebar(f"Signed in as **{person}**")
+    return access.Person(person, "reviewer")
+
+
+def _sidebar(signed_in: str) -> None:
+    st.sidebar.markdown(signed_in)
     st.sidebar.button("Sign out", on_click=_sign_out, key="sign_out")
     st.sidebar.select_slider(
         "RoI canvas width",
@@ -197,4 +231,3 @@ def identify(current: Settings) -> str:
         key="canvas_width",
         help="pixels on screen; the box is stored in frame 2's pixels",
     )
-    return person

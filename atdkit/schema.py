@@ -230,3 +230,14 @@ REBUILT = pa.schema(  # atdkit rebuild: every triplet of the release and whether
         ("detail", pa.string()),  # which file and what differs; null when verified
     ]
 )
+
+ROLES = ("annotator", "reviewer")  # reviewers also adjudicate
+
+ACCESS_TOKENS = pa.schema(  # atdkit annotate --issue-token: who may open the app served to a team
+    [
+        ("name", pa.string()),  # the person, as their labels are filed
+        ("role", pa.string()),  # one of ROLES
+        ("token_sha256", pa.string()),  # the token itself is shown once and never stored
+        ("issued_at", pa.timestamp("us", tz="UTC")),
+    ]
+)

@@ -38,6 +38,7 @@ TABLES = {  # DATASET_DIR/<name>.parquet
     "motion": TableKind(schema.MOTION, "atdkit stats"),
     "splits": TableKind(schema.SPLITS, "atdkit split"),
     "rebuilt": TableKind(schema.REBUILT, "atdkit rebuild"),
+    "access_tokens": TableKind(schema.ACCESS_TOKENS, "atdkit annotate --issue-token"),
 }
 
 

@@ -290,3 +290,21 @@ def test_streamlit_run_annotation_ui_serves_the_app(where, dataset, browser, ins
             row["triplet_id"] for row in read_table(dataset / "triplets.parquet", schema.TRIPLETS).to_pylist()
         }
         assert not page.locator("[data-testid=stException]").count()
+
+
+def test_with_access_tokens_a_real_browser_needs_its_own_link(dataset, browser, tmp_path):
+    issued = run_atdkit("annotate", dataset, "--issue-token", "alice")
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip().split("token=")[1]
+    command = [sys.executable, "-m", "atdkit", "annotate", dataset, "--port", "{port}"]
+    with serving(command, REPO, tmp_path / "server.log") as url:
+        page = browser.new_context(viewport={"width": 1600, "height": 1300}).new_page()
+        for refused in (f"?token=x{token}", "?annotator=alice"):  # an unknown token; a name alone
+            page.goto(f"{url}/{refused}")
+            page.get_by_text("This app admits team members only").wait_for()
+            settled(page)
+            assert page.get_by_role("heading", name="Triplet").count() == 0
+        page.goto(f"{url}/?token={token}")
+        assert shown_triplet(page)
+        page.get_by_text("Signed in as alice (annotator)").wait_for()
+        assert page.get_by_role("link", name="Adjudicate").count() == 0

@@ -37,7 +37,7 @@ if current is None and "triplet" in st.query_params and "label_started" not in s
         st.warning(f"The triplet in the URL ({wanted[:80]!r}) is not in this dataset; showing your next one.")
 st.session_state["label_started"] = True
 if current not in catalog.rows:
-    current = todo[0] if todo else None
+    current = context.leases.take(person, todo)  # not the triplet another annotator was just given
 st.session_state["label_current"] = current
 
 st.sidebar.metric("Labelled by you", f"{len(done)} / {len(catalog.ids)}")

@@ -31,12 +31,46 @@ def annotate_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--labels-per-triplet", type=int, default=2, help="independent labels each triplet gets (default 2)"
     )
+    team = parser.add_mutually_exclusive_group()
+    team.add_argument(
+        "--issue-token",
+        metavar="NAME",
+        help="give NAME an access token and print their link (then exit); once any is issued, the app admits "
+        "token holders only",
+    )
+    team.add_argument("--revoke-token", metavar="NAME", help="remove NAME's access token (then exit)")
+    parser.add_argument("--reviewer", action="store_true", help="with --issue-token: NAME may also adjudicate")
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def annotate(args: argparse.Namespace, console: Console) -> int:
     from atdkit import annotation_ui
     from atdkit.annotation_ui.settings import SettingsError, parse
+    from atdkit.pipelines.labels import access
 
+    dataset = labelled_dataset(args.dataset)
+    if args.reviewer and not args.issue_token:
+        raise UsageError("--reviewer goes with --issue-token NAME")
+    if args.issue_token:
+        try:
+            token = access.issue(dataset, args.issue_token, "reviewer" if args.reviewer else "annotator")
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+        host = "HOST" if args.host in ("0.0.0.0", "::") else args.host
+        console.print(f"link for {args.issue_token} (shown once; send it privately):", highlight=False)
+        print(f"http://{host}:{args.port}/?token={token}")
+        return 0
+    if args.revoke_token:
+        found = access.revoke(dataset, args.revoke_token)
+        console.print(f"{args.revoke_token}: {'token revoked' if found else 'had no token'}", highlight=False)
+        return 0 if found else 1
+    if args.host not in LOOPBACK and not dataset.has("access_tokens"):
+        raise UsageError(
+            f"refusing to serve on {args.host} (beyond this machine) without access tokens: "
+            "issue one per person first with --issue-token NAME"
+        )
     app_args = ["--dataset", str(args.dataset), "--labels-per-triplet", str(args.labels_per_triplet)]
     app_args += ["--annotators", args.annotators] if args.annotators else []
     try:
