@@ -93,6 +93,27 @@ SOURCES = pa.schema(
         ("rejected_too_different", pa.int64()),
         ("rejected_redundant", pa.int64()),
         ("scan_seconds", pa.float64()),
+        ("shots", pa.int32()),  # the film's timing (pipelines.extraction.timing); null without interval 0
+        ("drawings", pa.int64()),
+        ("on_ones", pa.float64()),  # share of drawings held for 1 frame
+        ("on_twos", pa.float64()),  # 2 frames
+        ("on_threes", pa.float64()),  # 3 frames
+        ("on_longer", pa.float64()),  # 4 or more
+    ]
+)
+
+SHOTS = pa.schema(  # one row per shot of each film (atdkit extract): how its drawings are timed
+    [
+        ("source_id", pa.string()),
+        ("shot", pa.int32()),  # 0-based, in film order
+        ("start", pa.int64()),  # first frame
+        ("stop", pa.int64()),  # one past the last frame
+        ("drawings", pa.int32()),
+        ("on_ones", pa.float64()),
+        ("on_twos", pa.float64()),
+        ("on_threes", pa.float64()),
+        ("on_longer", pa.float64()),
+        ("pattern", pa.string()),  # "ones", "twos", "threes", "longer", or "mixed" when none holds half the drawings
     ]
 )
 

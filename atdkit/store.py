@@ -34,6 +34,7 @@ class TableKind:
 TABLES = {  # DATASET_DIR/<name>.parquet
     "triplets": TableKind(schema.TRIPLETS, "atdkit extract"),
     "sources": TableKind(schema.SOURCES, "atdkit extract"),
+    "shots": TableKind(schema.SHOTS, "atdkit extract"),
     "labels": TableKind(schema.LABELS, "atdkit consolidate"),
     "motion": TableKind(schema.MOTION, "atdkit stats"),
     "splits": TableKind(schema.SPLITS, "atdkit split"),

@@ -108,3 +108,20 @@ def test_manifest_columns_and_triplet_folders(dataset):
             "frame3.png",
         ]
     assert not list(out.rglob(".tmp-*"))
+
+
+def test_shots_are_cut_where_the_films_cut_and_nowhere_else(dataset):
+    out, _ = dataset
+    starts = {}
+    for shot in table(out / "shots.parquet", schema.SHOTS):
+        starts.setdefault(shot["source_id"], []).append(shot["start"])
+    assert starts == {
+        "hero_grease_pencil_twos": [0, 114, *HERO_CUTS],  # 114: a cut to clouds the clip's README leaves out
+        "copying_is_not_theft_32s": [0, 647],
+        "copying_is_not_theft_truncated": [0, 647],
+        "steamboat_willie_1928": [0],  # flicker and pulldown, no cut
+    }
+    sources = {row["source_id"]: row for row in table(out / "sources.parquet", schema.SOURCES)}
+    assert sources["copying_is_not_theft_32s"]["on_ones"] > 0.9  # mostly on ones
+    hero = sources["hero_grease_pencil_twos"]
+    assert hero["on_twos"] == max(hero[f"on_{n}"] for n in ("ones", "twos", "threes", "longer"))

@@ -1,9 +1,13 @@
 """Extraction of synthetic clips whose truth is known from their timeline."""
 
+import itertools
+from collections import Counter
+
 import pyarrow.parquet as pq
 import pytest
 
 from atdkit import schema
+from atdkit.store import Dataset
 from helpers import run_cli
 
 
@@ -45,3 +49,32 @@ def test_default_redundancy_policy_spaces_kept_triplets_and_records_why(synth_cl
         assert row["verdict"] in (("kept", "redundant") if key in truth else ("too_similar", "too_different")), row
     source = pq.read_table(out / "sources.parquet", schema=schema.SOURCES).to_pylist()[0]
     assert source["rejected_redundant"] == len(truth) - len(kept) > 0
+
+
+def test_shots_and_how_drawings_are_held_match_the_timeline(synth_clip, tmp_path):
+    clip, timeline = synth_clip
+    out = tmp_path / "ds"
+    extract(clip, out)
+    shots = Dataset(out).rows("shots")
+    assert [(s["start"], s["stop"]) for s in shots] == list(
+        zip([0, *timeline.cuts], [*timeline.cuts, timeline.frame_count], strict=True)
+    )
+    everything = Counter()
+    for shot in shots:
+        shown = timeline.drawing[shot["start"] : shot["stop"]]
+        holds = Counter(min(len(list(run)), 4) for _, run in itertools.groupby(shown))
+        everything += holds
+        assert shot["drawings"] == sum(holds.values())
+        assert [shot[f"on_{n}"] for n in ("ones", "twos", "threes", "longer")] == pytest.approx(
+            [holds[k] / sum(holds.values()) for k in (1, 2, 3, 4)]
+        )
+    [source] = Dataset(out).rows("sources")
+    assert source["shots"] == len(shots) and source["drawings"] == len(set(timeline.drawing))
+    assert source["on_twos"] == pytest.approx(everything[2] / sum(everything.values()))
+    assert everything[2] > everything[1]  # the clip is mostly on twos and threes
+
+    refiltered = run_cli("extract", "--refilter", out, "--ssim-high", "0.94")  # from the cache: the shots again
+    assert refiltered.returncode == 0, refiltered.stderr
+    assert Dataset(out).rows("shots") == shots
+    extract(clip, tmp_path / "split", "--split-frames", "50")  # scanned in frame ranges, joined: the same shots
+    assert Dataset(tmp_path / "split").rows("shots") == shots

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from atdkit import images, schema
+from atdkit.pipelines.extraction import timing
 from atdkit.pipelines.extraction.films import Film
 from atdkit.pipelines.extraction.selection import THUMBNAIL_SIZE, Band, RedundancyFilter, RedundancyPolicy, thumbnail
 from atdkit.sizes import fit_into, format_size
@@ -560,7 +561,7 @@ def _reporting(
 
 def _cache_paths(dataset: Dataset, source_id: str, frames: FrameRange = WHOLE_FILM) -> dict[str, Path]:
     folder = dataset.source_cache(source_id) if frames == WHOLE_FILM else _ranges_dir(dataset, source_id) / frames.name
-    paths = {name: folder / f"{name}.parquet" for name in ("candidates", "frame_index", "triplets", "source")}
+    paths = {name: folder / f"{name}.parquet" for name in ("candidates", "frame_index", "triplets", "shots", "source")}
     paths["error"] = folder / "error.log"
     return paths
 
@@ -602,14 +603,17 @@ _SCAN_FACTS = (
 def _record(
     paths, film, settings, counts: Counter, kept: list[dict] | None, frame_count: int, status, error, extra
 ) -> dict:
-    """Write the kept triplets (a frame range has none yet); return the SOURCES row (written last
-    by the caller)."""
+    """Write the kept triplets and the film's shots (a frame range has neither yet); return the SOURCES row
+    (written last by the caller)."""
+    film_timing = {}
     if kept is not None:
         write_table(paths["triplets"], kept, schema.TRIPLETS)
+        film_timing = _write_timing(paths, film.source_id, settings.band, frame_count)
     paths["error"].unlink(missing_ok=True)
     return _source_row(
         film,
         settings,
+        **film_timing,
         status=status,
         error=error,
         frame_count=frame_count,
@@ -619,6 +623,36 @@ def _record(
         **{f"rejected_{reason}": counts[reason] for reason in schema.REJECTION_REASONS},
         **extra,
     )
+
+
+def _write_timing(paths: dict[str, Path], source_id: str, band: Band, frame_count: int) -> dict:
+    """The film's shots from its cached consecutive pair SSIMs, written to the cache; its SOURCES timing values."""
+    columns = read_table(paths["candidates"], schema.CANDIDATES).select(["start", "interval", "ssim_12", "ssim_23"])
+    consecutive = timing.consecutive_ssims(
+        {name: columns[name].to_numpy(zero_copy_only=False) for name in columns.column_names}, frame_count
+    )
+    if consecutive is None:
+        paths["shots"].unlink(missing_ok=True)
+        return {}
+    thumbnails = read_table(paths["frame_index"], schema.FRAME_INDEX)["thumbnail"].to_pylist()
+    shape = (len(thumbnails), THUMBNAIL_SIZE[1], THUMBNAIL_SIZE[0])
+    shots = timing.shots(consecutive, np.frombuffer(b"".join(thumbnails), np.uint8).reshape(shape), band)
+    rows = [
+        dict(
+            source_id=source_id,
+            shot=number,
+            start=shot.start,
+            stop=shot.stop,
+            drawings=len(shot.holds),
+            **{f"on_{name}": share for name, share in shot.shares().items()},
+            pattern=timing.pattern(shot.shares()),
+        )
+        for number, shot in enumerate(shots)
+    ]
+    write_table(paths["shots"], rows, schema.SHOTS)
+    holds = [hold for shot in shots for hold in shot.holds]
+    shares = timing.hold_shares(holds)
+    return dict(shots=len(shots), drawings=len(holds), **{f"on_{name}": share for name, share in shares.items()})
 
 
 def _source_row(film: Film, settings: ExtractSettings, **values) -> dict:
@@ -642,7 +676,7 @@ def _source_row(film: Film, settings: ExtractSettings, **values) -> dict:
 
 def merge_tables(dataset: Dataset) -> tuple[pa.Table, pa.Table]:
     """Rebuild ``triplets.parquet`` and ``sources.parquet`` from every film's done-marker."""
-    sources, triplets = [], []
+    sources, triplets, shots = [], [], []
     for source_id in dataset.cached_source_ids():
         paths = _cache_paths(dataset, source_id)
         if not paths["source"].exists():
@@ -651,10 +685,13 @@ def merge_tables(dataset: Dataset) -> tuple[pa.Table, pa.Table]:
         sources.append(row)
         if row["status"][0].as_py() != "failed" and paths["triplets"].exists():
             triplets.append(read_table(paths["triplets"], schema.TRIPLETS))
+        if row["status"][0].as_py() != "failed" and paths["shots"].exists():
+            shots.append(read_table(paths["shots"], schema.SHOTS))
     source_table = pa.concat_tables(sources) if sources else schema.SOURCES.empty_table()
     triplet_table = pa.concat_tables(triplets) if triplets else schema.TRIPLETS.empty_table()
     dataset.write("triplets", triplet_table.sort_by("triplet_id"))
     dataset.write("sources", source_table.sort_by("source_id"))
+    dataset.write("shots", pa.concat_tables(shots) if shots else schema.SHOTS.empty_table())
     return triplet_table, source_table
 
 
