@@ -40,17 +40,19 @@ class LabelForm:
         """Whether the fields hold this triplet's values (else :meth:`load` them first)."""
         return st.session_state.get(self.prefix + "form_for") == self.triplet_id
 
-    def load(self, answer: dict | None, difficulty: str | None = None) -> None:
-        """Fill the fields from ``answer`` (a label row), or empty them with ``difficulty`` pre-set.
+    def load(self, answer: dict | None, difficulty: str | None = None, flags: tuple[str, ...] = ()) -> None:
+        """Fill the fields from ``answer`` (a label row), or empty them with ``difficulty`` pre-set (and, for a
+        triplet the extraction flagged as a ``fade``, "not eligible: scene transition").
 
         The widgets get new keys, so that values a browser still holds for the previous
         triplet's widgets are never taken for this one's.
         """
         answer = answer or {}
         st.session_state[self.prefix + "version"] = st.session_state.get(self.prefix + "version", 0) + 1
-        eligible = answer.get("eligible")
+        transition = not answer and "fade" in flags
+        eligible = False if transition else answer.get("eligible")
         st.session_state[self.key("eligible")] = None if eligible is None else (ELIGIBLE if eligible else NOT_ELIGIBLE)
-        st.session_state[self.key("reason")] = answer.get("reason")
+        st.session_state[self.key("reason")] = "scene transition" if transition else answer.get("reason")
         st.session_state[self.key("difficulty")] = answer.get("difficulty") or difficulty
         st.session_state[self.key("general_motion")] = list(answer.get("general_motion") or [])
         st.session_state[self.key("behavior")] = list(answer.get("behavior") or [])

@@ -57,6 +57,7 @@ TRIPLETS = pa.schema(
         ("ssim_13", pa.float64()),
         ("width", pa.int32()),  # of the saved images
         ("height", pa.int32()),
+        ("flags", pa.list_(pa.string())),  # pre-screening hints (pipelines.extraction.flags.FLAGS); null: not screened
     ]
 )
 
@@ -176,6 +177,7 @@ CANDIDATES = pa.schema(
         ("ssim_23", pa.float64()),  # null when ssim_12 already failed the band
         ("ssim_13", pa.float64()),  # null when an adjacent pair already failed the band
         ("verdict", pa.string()),  # one of VERDICTS
+        ("flags", pa.list_(pa.string())),  # pre-screening hints of an in-band candidate; null out of band
     ]
 )
 

@@ -234,3 +234,20 @@ def test_several_app_processes_label_at_once_without_losing_a_row(dataset):
         ).num_rows
         == 24
     )
+
+
+def test_pre_screening_flags_are_shown_and_a_fade_is_prefilled_as_a_scene_transition(dataset, ids):
+    dataset_ = Dataset(dataset)
+    rows_ = dataset_.rows("triplets")
+    rows_[0]["flags"], rows_[1]["flags"] = ["fade", "text_card"], ["text_card"]
+    dataset_.write("triplets", rows_)
+    app = start(dataset)
+    assert shown_triplet(app) == ids[0]
+    assert "**fade**: a fade or a dissolve" in app.warning[0].value and "**text_card**" in app.warning[0].value
+    assert app.session_state["label_eligible"] == "no"
+    assert field(app.selectbox, "Why not eligible?").value == "scene transition"
+    fill(app)  # the annotator can change it
+    submit(app)
+    assert rows(dataset)[0]["eligible"] is True
+    assert shown_triplet(app) == ids[1] and app.session_state["label_eligible"] is None  # only a fade pre-fills
+    assert "**text_card**: a title or text card" in app.warning[0].value

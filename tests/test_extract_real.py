@@ -125,3 +125,19 @@ def test_shots_are_cut_where_the_films_cut_and_nowhere_else(dataset):
     assert sources["copying_is_not_theft_32s"]["on_ones"] > 0.9  # mostly on ones
     hero = sources["hero_grease_pencil_twos"]
     assert hero["on_twos"] == max(hero[f"on_{n}"] for n in ("ones", "twos", "threes", "longer"))
+
+
+def test_pre_screening_flags_the_cards_and_dissolves_of_copying_is_not_theft_only(dataset):
+    out, _ = dataset
+    flagged = {t["triplet_id"]: t["flags"] for t in table(out / "triplets.parquet", schema.TRIPLETS) if t["flags"]}
+    expected = {  # looked at: the FBI warning card fading out, the title card, the dissolve into the first scene
+        "000018_i1": ["fade", "text_card"],
+        "000032_i2": ["text_card"],
+        "000044_i2": ["text_card"],
+        "000057_i2": ["text_card"],
+        "000078_i2": ["text_card"],
+        "000099_i2": ["fade", "text_card"],
+        "000112_i1": ["fade"],
+    }
+    copies = ("copying_is_not_theft_32s", "copying_is_not_theft_truncated")
+    assert flagged == {f"{copy}_{key}": hints for copy in copies for key, hints in expected.items()}

@@ -5,6 +5,7 @@ import streamlit as st
 from atdkit.annotation_ui import app_state, assignment
 from atdkit.annotation_ui.label_form import LabelForm
 from atdkit.annotation_ui.triplet_view import describe, show_frames, show_loop
+from atdkit.pipelines.extraction.flags import FLAGS
 from atdkit.pipelines.labels.annotations import ANNOTATIONS
 
 settings, context = app_state.context()
@@ -67,12 +68,19 @@ if not editing:
 row = catalog.rows[current]
 images = context.images.get(context.frames_dir(current))
 form = LabelForm("label_", (row["width"] or images.source_size[0], row["height"] or images.source_size[1]), current)
+flags = tuple(row.get("flags") or ())
 if not form.loaded:
-    form.load(context.answer(person, current) if editing else None, difficulty=context.suggestions().get(current))
+    form.load(
+        context.answer(person, current) if editing else None,
+        difficulty=context.suggestions().get(current),
+        flags=flags,
+    )
 
 status = "your label (change it and submit again)" if editing else f"{len(todo)} left in your queue"
 st.subheader(f"Triplet `{current}`")
 st.caption(f"{status} · {describe(row)}")
+if flags:
+    st.warning("Pre-screening flagged " + "; ".join(f"**{flag}**: {FLAGS.get(flag, flag)}" for flag in flags))
 show_frames(images)
 left, right = st.columns([3, 2], gap="medium")
 with left:

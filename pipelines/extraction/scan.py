@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from atdkit import images, schema
-from atdkit.pipelines.extraction import timing
+from atdkit.pipelines.extraction import flags, timing
 from atdkit.pipelines.extraction.films import Film
 from atdkit.pipelines.extraction.selection import THUMBNAIL_SIZE, Band, RedundancyFilter, RedundancyPolicy, thumbnail
 from atdkit.sizes import fit_into, format_size
@@ -165,14 +165,24 @@ class Selection:
         self.counts: Counter[str] = Counter()
         self.kept: list[dict] = []  # TRIPLETS rows
 
-    def decide(self, start: int, interval: int, ssims: list, reason: str | None, thumbnail_of, time_of) -> dict | None:
-        """Record one candidate; returns its TRIPLETS row when it is kept."""
+    def decide(
+        self, start: int, interval: int, ssims: list, reason: str | None, hints: list | None, thumbnail_of, time_of
+    ) -> dict | None:
+        """Record one candidate (``hints``: its pre-screening flags); returns its TRIPLETS row when it is kept."""
         stride = interval + 1
         frames = [start, start + stride, start + 2 * stride]
         verdict = reason or ("kept" if self.redundancy.keep(start, thumbnail_of(frames[1])) else "redundant")
         self.counts[verdict] += 1
         self.verdicts.append(
-            dict(start=start, interval=interval, ssim_12=ssims[0], ssim_23=ssims[1], ssim_13=ssims[2], verdict=verdict)
+            dict(
+                start=start,
+                interval=interval,
+                ssim_12=ssims[0],
+                ssim_23=ssims[1],
+                ssim_13=ssims[2],
+                verdict=verdict,
+                flags=hints,
+            )
         )
         if verdict != "kept":
             return None
@@ -188,6 +198,7 @@ class Selection:
             ssim_13=ssims[2],
             width=self.out_size[0],
             height=self.out_size[1],
+            flags=hints,
         )
         self.kept.append(row)
         return row
@@ -201,11 +212,21 @@ class BandVerdicts:
         self.verdicts = verdicts
         self.counts: Counter[str] = Counter()
 
-    def decide(self, start: int, interval: int, ssims: list, reason: str | None, thumbnail_of, time_of) -> None:
+    def decide(
+        self, start: int, interval: int, ssims: list, reason: str | None, hints: list | None, thumbnail_of, time_of
+    ) -> None:
         verdict = reason or "kept"
         self.counts[verdict] += 1
         self.verdicts.append(
-            dict(start=start, interval=interval, ssim_12=ssims[0], ssim_23=ssims[1], ssim_13=ssims[2], verdict=verdict)
+            dict(
+                start=start,
+                interval=interval,
+                ssim_12=ssims[0],
+                ssim_23=ssims[1],
+                ssim_13=ssims[2],
+                verdict=verdict,
+                flags=hints,
+            )
         )
 
 
@@ -269,7 +290,8 @@ class Scanner:
             if start >= 0 and start in self.frames:
                 frames = (start, start + stride, j)
                 ssims, reason = judge(self.settings.band, lambda a, b: self.pair_ssim(frames[a], frames[b]))  # noqa: B023
-                self.judged[start].append((stride - 1, ssims, reason))
+                hints = None if reason else flags.flags(*(self.window[i].stats.luma for i in frames))
+                self.judged[start].append((stride - 1, ssims, reason, hints))
         self._decide(j - self.span)
 
     def finish(self) -> None:
@@ -278,9 +300,15 @@ class Scanner:
 
     def _decide(self, start: int) -> None:
         """Every candidate starting at ``start`` is judged: select, and hand over the keeps."""
-        for interval, ssims, reason in sorted(self.judged.pop(start, []), key=lambda c: c[0]):
+        for interval, ssims, reason, hints in sorted(self.judged.pop(start, []), key=lambda c: c[0]):
             row = self.selection.decide(
-                start, interval, ssims, reason, lambda i: self.window[i].thumbnail, lambda i: self.window[i].frame.time
+                start,
+                interval,
+                ssims,
+                reason,
+                hints,
+                lambda i: self.window[i].thumbnail,
+                lambda i: self.window[i].frame.time,
             )
             if row:
                 self.on_keep(row, [self.window[i].frame for i in row["frames"]])
@@ -503,6 +531,7 @@ def _select_cached(selection: Selection, band: Band, candidates: list[Path], fra
                     cached["interval"],
                     ssims,
                     reason,
+                    None if reason else cached["flags"],
                     thumbnails.__getitem__,
                     lambda i: float(times[i]),
                 )
