@@ -12,6 +12,11 @@ Label and statistics tables (``DATASET_DIR/*.parquet``), written by later steps:
 - ``MOTION``: per-triplet optical-flow statistics and a suggested difficulty.
 - ``SPLITS``: which side of a source-exclusive train/test split each triplet is on.
 
+Audit tables (``DATASET_DIR/*.parquet``, written by ``atdkit audit``):
+- ``SIGNATURES``: each triplet's perceptual signature, cached with what its frames were when hashed.
+- ``DUPLICATES``: each triplet that has a near-duplicate, with its group of near-duplicates.
+- ``SOURCE_GROUPS``: each film's content group: films sharing near-duplicate triplets share a group.
+
 Benchmark results (``RESULTS_DIR/per_triplet.parquet``, written by ``atdkit bench``):
 - ``BENCH_RESULTS``: one row per (method, triplet, profile): scores, the RoI scored, what the breakdowns
   group by, status.
@@ -29,6 +34,7 @@ import pyarrow as pa
 VERDICTS = ("kept", "too_similar", "too_different", "redundant")
 REJECTION_REASONS = VERDICTS[1:]
 SOURCE_STATUSES = ("ok", "partial", "failed")
+DUPLICATE_VERDICT = "duplicate"  # a kept candidate that atdkit audit --dedup set aside (CANDIDATES.verdict)
 
 # The paper's label vocabulary (sections 3.1 and 3.2). ATD-12K's JSON stores difficulty as
 # ``level`` = the index in DIFFICULTIES.
@@ -169,6 +175,29 @@ SPLITS = pa.schema(
     ]
 )
 
+SIGNATURES = pa.schema(
+    [
+        ("triplet_id", pa.string()),
+        ("frames", pa.string()),  # the three frame files' sizes and modification times when hashed
+        ("signature", pa.list_(pa.uint64(), 3)),  # 64-bit perceptual hash of frame1, frame2, frame3
+    ]
+)
+
+DUPLICATES = pa.schema(
+    [
+        ("triplet_id", pa.string()),
+        ("group", pa.int64()),  # near-duplicate group, numbered from 0 in order of its first triplet id
+        ("distance", pa.int32()),  # signature bits differing from its closest group member (0-192)
+    ]
+)
+
+SOURCE_GROUPS = pa.schema(
+    [
+        ("source_id", pa.string()),
+        ("content_group", pa.int64()),  # numbered from 0 in order of its first source id
+    ]
+)
+
 CANDIDATES = pa.schema(
     [
         ("start", pa.int64()),
@@ -226,7 +255,6 @@ BENCH_RESULTS = pa.schema(
         ("profile", pa.string()),  # scoring protocol, a key of atdkit.benchmark.scoring.profiles.PROFILES
     ]
 )
-
 
 RELEASE_FRAMES = pa.schema(  # atdkit manifest: what each saved PNG must be, so that a rebuild can prove it
     [

@@ -38,6 +38,9 @@ TABLES = {  # DATASET_DIR/<name>.parquet
     "labels": TableKind(schema.LABELS, "atdkit consolidate"),
     "motion": TableKind(schema.MOTION, "atdkit stats"),
     "splits": TableKind(schema.SPLITS, "atdkit split"),
+    "signatures": TableKind(schema.SIGNATURES, "atdkit audit"),
+    "duplicates": TableKind(schema.DUPLICATES, "atdkit audit"),
+    "source_groups": TableKind(schema.SOURCE_GROUPS, "atdkit audit"),
     "rebuilt": TableKind(schema.REBUILT, "atdkit rebuild"),
     "access_tokens": TableKind(schema.ACCESS_TOKENS, "atdkit annotate --issue-token"),
 }

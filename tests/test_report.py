@@ -13,7 +13,7 @@ from atdkit import schema
 from atdkit.cli import main
 from helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, run_cli, write_labels
 
-SECTIONS = ("overview", "sources", "selection", "motion", "labels", "split", "samples")
+SECTIONS = ("overview", "sources", "selection", "motion", "labels", "split", "duplicates", "samples")
 
 
 def report(capsys, *args) -> tuple[int, str]:

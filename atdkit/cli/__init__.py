@@ -16,11 +16,12 @@ from rich.console import Console
 from rich.markup import escape
 
 import atdkit
-from atdkit.cli import bench, dataset, demo, formats, labels, release, statistics, train
+from atdkit.cli import audit, bench, dataset, demo, formats, labels, release, statistics, train
 from atdkit.cli.common import Command, UsageError
 from atdkit.store import DatasetBusyError
 
-GROUPS = (dataset, labels, formats, release, statistics, bench, train, demo)  # in the order ``atdkit --help`` lists them
+# in the order ``atdkit --help`` lists them
+GROUPS = (dataset, labels, formats, release, statistics, audit, bench, train, demo)
 
 
 def commands() -> dict[str, Command]:

@@ -137,11 +137,17 @@ def split(args: argparse.Namespace, console: Console) -> int:
     dataset = Dataset(args.dataset)
     settings = splitting.SplitSettings(args.by, args.test_fraction, args.seed)
     try:
-        table = splitting.split_dataset(dataset, settings)
-        sides = splitting.summarise(dataset.read("triplets"), table, dataset.read("labels"), args.by)
+        table, warnings = splitting.split_dataset(dataset, settings)
+        triplets = dataset.read("triplets")
+        sides = splitting.summarise(triplets, table, dataset.read("labels"), args.by)
+        together = sorted({g for g in splitting.split_groups(dataset, triplets, args.by) if " + " in g})
     except (splitting.SplitError, DatasetError) as error:
         raise UsageError(str(error)) from None
     print_split(console, sides, settings)
+    for group in together:
+        console.print(f"kept on one side, sharing content (atdkit audit): {group}", highlight=False)
+    for line in warnings:
+        console.print(f"warning: {line}", style="yellow", highlight=False, soft_wrap=True)
     console.print(f"wrote {dataset.table_path('splits')}", highlight=False)
     return 0
 

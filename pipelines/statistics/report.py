@@ -2,7 +2,8 @@
 
 Sections: overview, sources, triplet selection (SSIM histograms), motion (Fig. 3b-style
 histograms, suggested difficulties), labels (progress, annotator agreement, agreement of the
-suggestions), the train/test split, and sample triplets per difficulty. Every image is
+suggestions), the train/test split, near-duplicates (``atdkit audit``: groups, films sharing content,
+groups straddling the split, example pairs as thumbnails) and sample triplets per difficulty. Every image is
 embedded (PNG figures, JPEG contact sheets as data URIs), so the file can be mailed or
 archived alone. A section without data says which command produces it.
 """
@@ -20,9 +21,10 @@ import numpy as np
 import atdkit
 from atdkit import schema
 from atdkit.images import ImageError, encode, read_rgb, resize
+from atdkit.pipelines.audit.run import recorded_threshold
 from atdkit.pipelines.statistics import plots
 from atdkit.pipelines.statistics.motion import FlowSettings, recorded_thresholds, suggestion_agreement
-from atdkit.pipelines.statistics.split import SplitSettings, check_exclusive, summarise
+from atdkit.pipelines.statistics.split import SplitSettings, check_exclusive, content_of, summarise
 from atdkit.store import Dataset, write_file
 
 THUMBNAIL_WIDTH = 240
@@ -34,6 +36,7 @@ NAVIGATION = (
     ("motion", "Motion"),
     ("labels", "Labels"),
     ("split", "Split"),
+    ("duplicates", "Duplicates"),
     ("samples", "Samples"),
 )
 
@@ -147,11 +150,34 @@ def sources_section(data: ReportData) -> str:
             r["candidates"] or 0,
             kept.get(r["source_id"], 0),
             "/".join(sorted(sides.get(r["source_id"], ()))) or "-",
+            r["shots"] if r["shots"] is not None else "-",
+            _timing(r),
         ]
         for r in data.sources.to_pylist()
     ]
-    header = ["film", "series", "status", "size", "fps", "frames", "candidates", "triplets", "split"]
-    return _section("sources", "Sources", _table(header, rows))
+    header = ["film", "series", "status", "size", "fps", "frames", "candidates", "triplets", "split", "shots"]
+    return _section("sources", "Sources", _table([*header, TIMING], rows) + _shots_table(data))
+
+
+TIMING = "drawings on 1s / 2s / 3s / longer"
+
+
+def _timing(row: dict) -> str:
+    """A film's or a shot's share of drawings held for 1, 2, 3 and more frames (extraction's timing)."""
+    shares = [row[f"on_{hold}"] for hold in ("ones", "twos", "threes", "longer")]
+    return "-" if shares[0] is None else " / ".join(f"{share:.0%}" for share in shares)
+
+
+def _shots_table(data: ReportData) -> str:
+    shots = data.dataset.read("shots")
+    if shots is None or shots.num_rows == 0:
+        return ""
+    rows = [
+        [r["source_id"], r["shot"], f"{r['start']}-{r['stop'] - 1}", r["drawings"], r["pattern"], _timing(r)]
+        for r in shots.to_pylist()
+    ]
+    table = _table(["film", "shot", "frames", "drawings", "timing", TIMING], rows)
+    return f"<details><summary>{shots.num_rows} shots: how each is timed</summary>{table}</details>"
 
 
 def selection_section(data: ReportData) -> str:
@@ -263,7 +289,7 @@ def split_section(data: ReportData) -> str:
     if data.splits is None:
         return _section("split", "Train/test split", _empty(f"No split yet: run {data.run('split')}."))
     settings = SplitSettings.of_table(data.dataset) or SplitSettings()
-    shared = check_exclusive(data.triplets, data.splits, settings.by)
+    shared = check_exclusive(data.triplets, data.splits, settings.by, content_of(data.dataset))
     sides = summarise(data.triplets, data.splits, data.labels, settings.by)
     header = [
         "side",
@@ -291,6 +317,66 @@ def split_section(data: ReportData) -> str:
     if tags:
         body += _table(["tag", *(s.side for s in sides)], [[t, *(s.tags.get(t, 0) for s in sides)] for t in tags])
     return _section("split", "Train/test split", body)
+
+
+EXAMPLE_GROUPS = 6  # near-duplicate groups shown with thumbnails
+
+
+def duplicates_section(data: ReportData) -> str:
+    duplicates = data.dataset.read("duplicates")
+    if duplicates is None:
+        return _section("duplicates", "Near-duplicates", _empty(f"No audit yet: run {data.run('audit')}."))
+    threshold = recorded_threshold(data.dataset)
+    source_of = dict(zip(data.triplets["triplet_id"].to_pylist(), data.triplets["source_id"].to_pylist()))
+    side_of = dict(zip(data.splits["triplet_id"].to_pylist(), data.splits["split"].to_pylist())) if data.splits else {}
+    members: dict[int, list[tuple[str, int]]] = {}
+    for triplet_id, group, distance in zip(*(duplicates[c].to_pylist() for c in ("triplet_id", "group", "distance"))):
+        members.setdefault(group, []).append((triplet_id, distance))
+    body = (
+        f"<p>{len(duplicates):,} triplets in {len(members):,} groups of near-duplicates "
+        f"(perceptual signatures at most {_e(threshold)} of 192 bits apart, chained: docs/audit.md). "
+        "Distance: to the closest member of the group. A triplet no longer in triplets.parquet was set "
+        "aside by <code>--dedup</code>.</p>"
+    )
+    groups = data.dataset.read("source_groups")
+    films: dict[int, list[str]] = {}
+    for source_id, group in zip(*(groups[c].to_pylist() for c in ("source_id", "content_group"))) if groups else ():
+        films.setdefault(group, []).append(source_id)
+    shared = [f for f in films.values() if len(f) > 1]
+    body += (
+        _table(["films sharing content (one content group)"], [[", ".join(f)] for f in shared])
+        if shared
+        else "<p>No two films share content.</p>"
+    )
+    straddling = [g for g, m in members.items() if {side_of.get(t) for t, _ in m} >= {"train", "test"}]
+    if side_of:
+        body += (
+            f"<p><b>Leakage:</b> {len(straddling)} group(s) have triplets on both sides of the split: "
+            f"{_e(', '.join(map(str, straddling[:20])))}.</p>"
+            if straddling
+            else "<p>No group has triplets on both sides of the split.</p>"
+        )
+    rows = [
+        [g, len(m), ", ".join(sorted({source_of.get(t, "set aside") for t, _ in m})), min(d for _, d in m)]
+        for g, m in sorted(members.items(), key=lambda gm: (-len(gm[1]), gm[0]))
+    ]
+    body += _table(["group", "triplets", "films", "closest distance"], rows[:50])
+    figures = []
+    for group, _, _, _ in rows[:EXAMPLE_GROUPS]:
+        pair = sorted(members[group], key=lambda td: (source_of.get(td[0]) is None, td[1], td[0]))[:2]
+        for triplet_id, distance in pair:
+            jpeg = contact_row(data.dataset.triplet_dir(triplet_id))
+            if jpeg is not None:
+                caption = f"group {group}: {triplet_id}, distance {distance}"
+                if side_of.get(triplet_id):
+                    caption += f", {side_of[triplet_id]}"
+                figures.append(
+                    f"<figure>{_image(jpeg, 'image/jpeg', triplet_id, 'triplet')}<figcaption>{_e(caption)}"
+                    "</figcaption></figure>"
+                )
+    if figures:
+        body += "<h3>Example pairs</h3>" + f'<div class="sheet">{"".join(figures)}</div>'
+    return _section("duplicates", "Near-duplicates", body)
 
 
 def contact_row(folder: Path) -> bytes | None:
@@ -370,6 +456,7 @@ def build_report(dataset: Dataset, samples: int = 4) -> str:
         motion_section(data),
         labels_section(data),
         split_section(data),
+        duplicates_section(data),
         samples_section(data, samples),
     ]
     nav = "".join(f'<a href="#{anchor}">{title}</a>' for anchor, title in NAVIGATION)

@@ -11,6 +11,12 @@ of its own), and whole groups go to one side. Candidate splits come from scikit-
 where the distance is the total variation between the distributions of the human
 difficulties in labels.parquet on either side (0 without labels). The lowest score wins,
 the first on ties, so a seed always gives the same split.
+
+Films that share content (``source_groups.parquet``, written by ``atdkit audit``: a copy, a
+re-encode, a truncated file of one film) are kept on one side whatever ``--by`` says: the groups
+holding films of one content group are merged before splitting. A merged group too large to
+place (more than 1 - ``test_fraction`` of the triplets: the test side could not get its share)
+is placed anyway, with a warning.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import pyarrow.parquet as pq
 from sklearn.model_selection import GroupShuffleSplit
 
 from atdkit import schema
+from atdkit.pipelines.audit.groups import UnionFind
 from atdkit.store import Dataset
 
 CANDIDATES = 100  # shuffles tried per number of test groups
@@ -44,6 +51,23 @@ def groups_of(triplets: pa.Table, by: str) -> np.ndarray:
         series = triplets["series"].to_pylist()
         return np.array([s if s is not None else f"{f} (no series)" for s, f in zip(series, sources)], dtype=object)
     raise ValueError(f"--by must be one of {', '.join(GROUPINGS)}, got {by!r}")
+
+
+def merge_content_groups(groups: np.ndarray, sources: list[str], content_group: dict[str, int]) -> np.ndarray:
+    """``groups`` (per triplet) with every two groups that hold films of one content group merged;
+    a merged group is named by its members joined with " + "."""
+    names = sorted(set(groups.tolist()))
+    position = {name: k for k, name in enumerate(names)}
+    sets = UnionFind(len(names))
+    first_of_content: dict[int, str] = {}
+    for group, source in zip(groups.tolist(), sources, strict=True):
+        if source in content_group:
+            sets.union(position[group], position[first_of_content.setdefault(content_group[source], group)])
+    merged = sets.labels()
+    members: dict[int, list[str]] = {}
+    for name in names:
+        members.setdefault(merged[position[name]], []).append(name)
+    return np.array([" + ".join(members[merged[position[g]]]) for g in groups.tolist()], dtype=object)
 
 
 def _difficulty_mix(levels: np.ndarray) -> np.ndarray | None:
@@ -117,8 +141,19 @@ class SplitSettings:
         return cls(**json.loads(recorded)) if recorded else None
 
 
-def split_dataset(dataset: Dataset, settings: SplitSettings) -> pa.Table:
-    """Split ``dataset``'s triplets and write ``splits.parquet``; returns the SPLITS table."""
+def content_of(dataset: Dataset) -> dict[str, int]:
+    """Film -> content group, from ``source_groups.parquet`` (empty when ``atdkit audit`` has not run)."""
+    table = dataset.read("source_groups")
+    return {} if table is None else dict(zip(table["source_id"].to_pylist(), table["content_group"].to_pylist()))
+
+
+def split_groups(dataset: Dataset, triplets: pa.Table, by: str) -> np.ndarray:
+    """Per triplet, the group a split must keep on one side: its ``by`` group merged with those sharing content."""
+    return merge_content_groups(groups_of(triplets, by), triplets["source_id"].to_pylist(), content_of(dataset))
+
+
+def split_dataset(dataset: Dataset, settings: SplitSettings) -> tuple[pa.Table, list[str]]:
+    """Split ``dataset``'s triplets and write ``splits.parquet``; returns the SPLITS table and warnings."""
     triplets = dataset.read("triplets", required=True)
     labels = dataset.read("labels")
     if triplets.num_rows == 0:
@@ -132,13 +167,27 @@ def split_dataset(dataset: Dataset, settings: SplitSettings) -> pa.Table:
             f"({distinct[0] if distinct else 'none'}): "
             f"a split with no {settings.by} on both sides needs at least two{hint}"
         )
+    groups = split_groups(dataset, triplets, settings.by)
+    merged = sorted(set(groups))
+    if len(merged) < 2:
+        raise SplitError(
+            f"{dataset.root}: all {len(groups)} triplets belong to one content group ({merged[0]}): "
+            "these films share content (source_groups.parquet, atdkit audit), so no split can keep it off one side"
+        )
+    warnings = []
+    largest, size = max(((g, int((groups == g).sum())) for g in merged), key=lambda gs: gs[1])
+    if size / len(groups) > 1 - settings.test_fraction:
+        warnings.append(
+            f"{largest} holds {size / len(groups):.0%} of the triplets, more than the train side's "
+            f"{1 - settings.test_fraction:.0%}: the test side cannot get its {settings.test_fraction:.0%}"
+        )
     test = choose_split(groups, human_levels(triplets, labels), settings.test_fraction, settings.seed)
     table = pa.table(
         {"triplet_id": triplets["triplet_id"], "split": pa.array(np.where(test, "test", "train").tolist())}
     )
     with dataset.writing():
         dataset.write("splits", table, settings.metadata())
-    return table
+    return table, warnings
 
 
 @dataclass
@@ -178,11 +227,17 @@ def summarise(triplets: pa.Table, splits: pa.Table, labels: pa.Table | None, by:
     return summaries
 
 
-def check_exclusive(triplets: pa.Table, splits: pa.Table, by: str) -> list[str]:
-    """Groups found on both sides (empty for a valid split)."""
+def check_exclusive(
+    triplets: pa.Table, splits: pa.Table, by: str, content_group: dict[str, int] | None = None
+) -> list[str]:
+    """Groups found on both sides (empty for a valid split); with ``content_group`` (film -> content
+    group), groups sharing content count as one."""
     side_of = dict(zip(splits["triplet_id"].to_pylist(), splits["split"].to_pylist()))
     sides: dict[str, set] = {}
-    for triplet_id, group in zip(triplets["triplet_id"].to_pylist(), groups_of(triplets, by)):
+    groups = groups_of(triplets, by)
+    if content_group:
+        groups = merge_content_groups(groups, triplets["source_id"].to_pylist(), content_group)
+    for triplet_id, group in zip(triplets["triplet_id"].to_pylist(), groups):
         if triplet_id in side_of:
             sides.setdefault(group, set()).add(side_of[triplet_id])
     return sorted(g for g, s in sides.items() if len(s) > 1)
