@@ -382,8 +382,11 @@ def test_bad_input_is_one_line_each(capsys, dataset, tiny_run, tmp_path, monkeyp
         "--workers",
         "0",
     ]
-    assert "trainable methods: animeinterp" in one_error(capsys, "train", "--method", "nope", *run)
-    assert "method blend declares no network to train; trainable methods: animeinterp" in one_error(
+    trainable = ", ".join(name for name, method in registry.available().items() if method.trainable)
+    assert f"unknown method 'nope'; trainable methods: {trainable}" in one_error(
+        capsys, "train", "--method", "nope", *run
+    )
+    assert f"method blend declares no network to train; trainable methods: {trainable}" in one_error(
         capsys, "train", "--method", "blend", *run
     )
     assert "--crop 200 is larger than the training frames (160x128, --size)" in one_error(

@@ -1,4 +1,4 @@
-"""Scores: ``atdkit bench`` (Table 1) and ``atdkit interpolate`` (one middle frame).
+"""Scores: ``atdkit bench`` (Table 1) and ``atdkit interpolate`` (frames between two, or a film retimed).
 
 Both offer, besides their own options, the run options the methods declare (``Method.options``),
 so that a method's priors are its own business, not this module's.
@@ -193,9 +193,23 @@ def print_scores(console: Console, report) -> None:
 
 
 def interpolate_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("frames", nargs=2, type=Path, metavar="FRAME", help="the first and the last frame")
+    parser.add_argument("frames", nargs="*", type=Path, metavar="FRAME", help="the first and the last frame")
     parser.add_argument("--method", required=True, help="a method of atdkit bench --list, e.g. animeinterp")
-    parser.add_argument("--out", type=Path, required=True, help="image file for the middle frame (.png)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="image file for one frame (.png); a folder for several times; the film with --video (.mp4, .mkv, .mov, "
+        ".webm)",
+    )
+    timing = parser.add_mutually_exclusive_group()
+    timing.add_argument(
+        "--times", nargs="+", type=float, metavar="T", help="times of the frames wanted, between 0 and 1 (default 0.5)"
+    )
+    timing.add_argument(
+        "--factor", type=int, metavar="N", help="N even steps: the N-1 frames between (--video: N times the frame rate)"
+    )
+    timing.add_argument("--fps", type=float, metavar="F", help="--video: the output's frame rate")
     add_weights(parser, "weight files of the method")
     parser.add_argument(
         "--flows",
@@ -204,16 +218,45 @@ def interpolate_options(parser: argparse.ArgumentParser) -> None:
         help="precomputed flows for the methods that take them: guide_flo13.npy, guide_flo31.npy in DIR",
     )
     add_device(parser)
+    film = parser.add_argument_group("a whole film (--video)")
+    film.add_argument(
+        "--video",
+        type=Path,
+        metavar="FILM",
+        help="retime FILM: in-betweens for held drawings, never across a scene cut, audio copied",
+    )
+    film.add_argument("--report", type=Path, metavar="FILE", help="per-shot table to FILE (.csv or .parquet)")
+    film.add_argument("--start", type=float, default=0.0, metavar="S", help="begin S seconds into the film")
+    film.add_argument("--duration", type=float, metavar="S", help="retime only S seconds")
+    film.add_argument(
+        "--crf", type=int, default=16, metavar="Q", help="encoder quality, 0 (lossless) to 51 (default 16)"
+    )
+    film.add_argument(
+        "--chunk-seconds",
+        type=float,
+        default=20.0,
+        metavar="S",
+        help="output seconds per resumable chunk (default 20)",
+    )
     add_method_options(parser, "interpolate")
 
 
 def interpolate(args: argparse.Namespace, console: Console) -> int:
     from atdkit.benchmark.harness import BenchError
-    from atdkit.benchmark.interpolate import interpolate_pair
     from atdkit.benchmark.methods import MethodError
 
+    if args.video is not None:
+        return interpolate_video(args, console)
+    film_only = {"--fps": args.fps, "--report": args.report, "--duration": args.duration, "--start": args.start or None}
+    if any(value is not None for value in film_only.values()):
+        raise UsageError(f"{', '.join(flag for flag, value in film_only.items() if value is not None)} go with --video")
+    if len(args.frames) != 2:
+        raise UsageError("give two frames, FRAME1 FRAME3 (or --video FILM)")
+    from atdkit.benchmark.interpolate import MIDDLE, even_times, interpolate_pair
+
     try:
-        out, seconds = interpolate_pair(
+        times = even_times(args.factor) if args.factor is not None else args.times or [MIDDLE]
+        paths, seconds = interpolate_pair(
             args.method,
             *args.frames,
             args.out,
@@ -221,14 +264,107 @@ def interpolate(args: argparse.Namespace, console: Console) -> int:
             args.device,
             args.flows,
             method_options(args, "interpolate"),
+            times=times,
         )
     except (MethodError, BenchError, ValueError) as error:
         raise UsageError(str(error)) from None
-    console.print(f"wrote {out} ({args.method}, {seconds:.1f} s)", highlight=False)
+    where = paths[0] if len(paths) == 1 else f"{len(paths)} frames to {args.out}"
+    console.print(f"wrote {where} ({args.method}, {seconds:.1f} s)", highlight=False)
     return 0
+
+
+def interpolate_video(args: argparse.Namespace, console: Console) -> int:
+    """``--video``: the film retimed, a progress bar while it runs, the per-shot table after."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from atdkit.benchmark.harness import BenchError
+    from atdkit.benchmark.methods import MethodError
+    from atdkit.benchmark.retime import RetimeError, retime_video
+    from atdkit.progress import RateColumn
+
+    if args.frames:
+        raise UsageError("--video takes no FRAME arguments")
+    if args.times or args.flows:
+        raise UsageError("--times and --flows go with two frames, not --video (use --factor or --fps)")
+    bars = Progress(
+        TextColumn("output frames"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn("frames"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = bars.add_task("retime", total=None)
+
+    def progress(event: str, value: int) -> None:
+        if event == "total":
+            bars.update(task, total=value)
+        else:
+            bars.advance(task, value)
+
+    try:
+        with bars:
+            result = retime_video(
+                args.video,
+                args.out,
+                args.method,
+                factor=args.factor,
+                fps=args.fps,
+                weights=dict(args.weights),
+                device=args.device,
+                options=method_options(args, "interpolate"),
+                start=args.start,
+                duration=args.duration,
+                crf=args.crf,
+                chunk_seconds=args.chunk_seconds,
+                progress=progress,
+            )
+    except (RetimeError, MethodError, BenchError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    print_shots(console, result)
+    if args.report is not None:
+        from atdkit.benchmark.retime.report import write_report
+
+        try:
+            write_report(args.report, result.shots)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    for line in result.damage:
+        console.print(f"warning: {args.video}: {line}", style="yellow", highlight=False, soft_wrap=True)
+    resumed = f", {result.resumed_chunks} chunks from an earlier run" if result.resumed_chunks else ""
+    console.print(
+        f"wrote {result.out}: {result.input_frames} frames -> {result.output_frames} at {float(result.rate):g} fps, "
+        f"{result.cuts} cuts ({args.method}, {result.seconds:.1f} s{resumed})",
+        highlight=False,
+    )
+    return 0
+
+
+def print_shots(console: Console, result) -> None:
+    table = Table(title="shots (share of drawings held on ones, twos, threes, longer)", title_justify="left")
+    columns = ("shot", "frames", "seconds", "drawings", "ones", "twos", "threes", "longer", "generated", "copied")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in result.shots:
+        table.add_row(
+            str(row["shot"]),
+            f"{row['first_frame']}-{row['last_frame']}",
+            f"{row['start_s']:.2f}-{row['end_s']:.2f}",
+            str(row["drawings"]),
+            *(f"{row[k]:.0%}" for k in ("ones", "twos", "threes", "longer")),
+            str(row["generated"]),
+            str(row["copied"]),
+        )
+    console.print(table)
 
 
 COMMANDS = (
     Command("bench", "score interpolation methods on a test set, like the paper's Table 1", bench_options, bench),
-    Command("interpolate", "the middle frame of two frames with a benchmark method", interpolate_options, interpolate),
+    Command(
+        "interpolate",
+        "frames between two frames, or a whole film retimed (--video), with a benchmark method",
+        interpolate_options,
+        interpolate,
+    ),
 )

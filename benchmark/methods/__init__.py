@@ -1,16 +1,20 @@
 """Interpolation methods, one module each, found by name.
 
-A method module (or subpackage) defines ``METHOD = Method(...)``: a small declaration the
-harness reads to feed it (inputs, padding or resizing rule, batching, device) and to record
-how it ran, and a ``load`` function that returns the interpolator. Every module of this
-package is discovered automatically: adding a method is adding one module. A method owns its
-priors: its run options (``Option``: ``atdkit bench``, ``interpolate`` and ``train`` offer them)
-and, for training, the flows its network takes beside the frames (``TrainingFlows``).
+A method module (or subpackage) defines ``METHOD = Method(...)`` (a family of releases sharing code:
+``METHODS = (...)``): a small declaration the harness reads to feed it (inputs, padding or resizing
+rule, batching, device) and to record how it ran, and a ``load`` function that returns the
+interpolator. Every module of this package is discovered automatically: adding a method is adding
+one module. A method owns its priors: its run options (``Option``: ``atdkit bench``, ``interpolate``
+and ``train`` offer them) and, for training, the flows its network takes beside the frames
+(``TrainingFlows``).
 
-An interpolator is called as ``interpolate(frame1, frame3, flows)`` with float32 tensors
+An interpolator is called as ``interpolate(frame1, frame3, flows, t=0.5)`` with float32 tensors
 (B, 3, H, W) in [0, 1] on the run's device, ``flows`` = (flow 1->3, flow 3->1), each
-(B, 2, H, W) in pixels (channel 0 = x), or None; it returns the middle frames (B, 3, H, W),
-in any range (the metric profile clamps).
+(B, 2, H, W) in pixels (channel 0 = x), or None, and ``t`` the time of the frame wanted between
+frame1 (0) and frame3 (1): a float, or a (B,) tensor; it returns those frames (B, 3, H, W), in
+any range (the metric profile clamps). Only methods declared ``any_timestep`` are given t != 0.5.
+Methods declared ``neighbours`` are also given ``neighbours=(frame0, frame4)``, the frames one
+interval before frame1 and after frame3, fitted like them.
 
 Weights are always user-supplied files, never downloaded: ``--weights KEY=PATH``, or the
 expected file name in :func:`weights_dir`. They are checked (sha256 when known, expected
@@ -45,7 +49,11 @@ from atdkit.benchmark.checkpoint import (
 
 class Interpolator(Protocol):
     def __call__(
-        self, frame1: torch.Tensor, frame3: torch.Tensor, flows: tuple[torch.Tensor, torch.Tensor] | None
+        self,
+        frame1: torch.Tensor,
+        frame3: torch.Tensor,
+        flows: tuple[torch.Tensor, torch.Tensor] | None,
+        t: float | torch.Tensor = 0.5,
     ) -> torch.Tensor: ...
 
 
@@ -155,6 +163,9 @@ class Method:
     configure: Callable[[Method, dict[str, object]], Method] | None = None  # the method under a run's option values
     given_flows: tuple[tuple[str, str], ...] = ()  # option values implied when the user gives precomputed flows
     settings: tuple[tuple[str, str], ...] = ()  # what configure chose, recorded with the results
+    any_timestep: bool = False  # the interpolator takes any t in (0, 1), not only 0.5
+    neighbours: bool = False  # the interpolator also takes neighbours=(frame0, frame4) (QVI's four frames)
+    aliases: tuple[str, ...] = ()  # other names it answers to (``rife`` for ``rife-4.6``)
 
     def facts(self) -> dict:
         return {
@@ -177,17 +188,19 @@ def available() -> dict[str, Method]:
     """Every method of this package, by name."""
     found: dict[str, Method] = {}
     for module in pkgutil.iter_modules(__path__):
-        method = getattr(importlib.import_module(f"{__name__}.{module.name}"), "METHOD", None)
-        if isinstance(method, Method):
-            found[method.name] = method
+        loaded = importlib.import_module(f"{__name__}.{module.name}")
+        for method in (getattr(loaded, "METHOD", None), *getattr(loaded, "METHODS", ())):
+            if isinstance(method, Method):
+                found[method.name] = method
     return dict(sorted(found.items()))
 
 
 def get(name: str) -> Method:
     methods = available()
-    if name not in methods:
+    aliases = {alias: method for method in methods.values() for alias in method.aliases}
+    if name not in methods and name not in aliases:
         raise MethodError(f"unknown method {name!r}; known methods: {', '.join(methods)}")
-    return methods[name]
+    return methods.get(name) or aliases[name]
 
 
 def run_options(command: str) -> list[tuple[Option, list[str]]]:

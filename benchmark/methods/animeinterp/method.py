@@ -15,6 +15,10 @@ of the run, a resumed run, a run with another checkpoint, a training run. Traini
 each triplet's flows once at the training size into the same kind of cache (default
 ``DATASET_DIR/sgm_flows/``); ``--no-sgm`` trains on zero flows instead. Frames are padded to a
 multiple of 4 px (the GridNet halves them twice); at the benchmark's 960x540 nothing is padded.
+
+All three take any time t between the frames, as the official ``forward(I1, I2, F12i, F21i, t)``
+does: the flows (SGM, RFR) do not depend on t; frames and features are splatted along t F01 and
+(1 - t) F10 (eq. 9) before the GridNet.
 """
 
 from __future__ import annotations
@@ -145,19 +149,21 @@ def initial_flows(weights: dict, device: torch.device, sgm: str, style: str, cac
 
 def load_full(weights, device, sgm: str = "compute", style: str = "auto", cache: Path | None = None):
     model, flows_of = load_model(weights, device), initial_flows(weights, device, sgm, style, cache)
-    return lambda frame1, frame3, flows, ids=None: model(frame1, frame3, *flows_of(frame1, frame3, flows, ids))[0]
+    return lambda frame1, frame3, flows, t=0.5, ids=None: model(
+        frame1, frame3, *flows_of(frame1, frame3, flows, ids), t=t
+    )[0]
 
 
 def load_norfr(weights, device, sgm: str = "compute", style: str = "auto", cache: Path | None = None):
     model, flows_of = load_model(weights, device), initial_flows(weights, device, sgm, style, cache)
-    return lambda frame1, frame3, flows, ids=None: model.synthesise(
-        frame1, frame3, *flows_of(frame1, frame3, flows, ids)
+    return lambda frame1, frame3, flows, t=0.5, ids=None: model.synthesise(
+        frame1, frame3, *flows_of(frame1, frame3, flows, ids), t=t
     )
 
 
 def load_nosgm(weights, device):
     model = load_model(weights, device)
-    return lambda frame1, frame3, flows: model(frame1, frame3, None, None)[0]
+    return lambda frame1, frame3, flows, t=0.5: model(frame1, frame3, None, None, t=t)[0]
 
 
 def training_flows(style: str, cache: Path | None) -> TrainingFlows:
@@ -244,6 +250,7 @@ FULL = Method(
     options=OPTIONS,
     configure=configure,
     given_flows=(("sgm", "precomputed"),),
+    any_timestep=True,
 )
 NO_SGM = Method(
     "animeinterp-nosgm",
@@ -251,6 +258,7 @@ NO_SGM = Method(
     load_nosgm,
     fit=FIT,
     weights=(CHECKPOINT,),
+    any_timestep=True,
 )
 NO_RFR = Method(
     "animeinterp-norfr",
@@ -262,4 +270,5 @@ NO_RFR = Method(
     options=OPTIONS[:3],
     configure=configure,
     given_flows=(("sgm", "precomputed"),),
+    any_timestep=True,
 )

@@ -43,9 +43,10 @@ class AnimeInterp(nn.Module):
         model.load_state_dict(state, strict=True)
         return model.to(device).eval()
 
-    def forward(self, frame0, frame1, flow01_init=None, flow10_init=None, t: float = 0.5):
+    def forward(self, frame0, frame1, flow01_init=None, flow10_init=None, t: float | torch.Tensor = 0.5):
         """The frame at time ``t`` between ``frame0`` and ``frame1`` (N, 3, H, W, RGB in [0, 1]),
-        and the refined flows 0 -> 1 and 1 -> 0 (N, 2, H, W, px; channel 0 = x).
+        and the refined flows 0 -> 1 and 1 -> 0 (N, 2, H, W, px; channel 0 = x). ``t``: a float
+        or one per frame, (N,); the flows do not depend on it.
 
         ``flow01_init`` / ``flow10_init`` are the SGM flows (N, 2, H, W) or None (zero, the
         "w/o SGM" model). H and W must be multiples of 4 (the GridNet's two halvings); the
@@ -61,15 +62,17 @@ class AnimeInterp(nn.Module):
         frame = self.synthesise(frame0, frame1, flow01, flow10, t)
         return frame, flow01, flow10
 
-    def synthesise(self, frame0, frame1, flow01, flow10, t: float = 0.5) -> torch.Tensor:
+    def synthesise(self, frame0, frame1, flow01, flow10, t: float | torch.Tensor = 0.5) -> torch.Tensor:
         """Section 4.3: splat frames and features to time t along the flows, fuse with the GridNet."""
         return self.synnet(*self.warp_to(frame0, frame1, flow01, flow10, t))
 
-    def warp_to(self, frame0, frame1, flow01, flow10, t: float = 0.5) -> list[torch.Tensor]:
+    def warp_to(self, frame0, frame1, flow01, flow10, t: float | torch.Tensor = 0.5) -> list[torch.Tensor]:
         """The GridNet's inputs: both frames and both frames' features (full, 1/2, 1/4 resolution)
         forward-warped to time ``t`` (eq. 9: F0->t = t F01, F1->t = (1 - t) F10) by summation
         splatting, divided by the splatted bilinear weights where they are positive (holes stay 0)."""
         batch = frame0.shape[0]
+        if isinstance(t, torch.Tensor):  # one time per frame
+            t = t.to(flow01).view(-1, 1, 1, 1)
         frames = torch.cat([frame0, frame1])
         full, half, quarter = self.feat_ext((frames - 0.5) / 0.5)
         flows = torch.cat([t * flow01, (1 - t) * flow10])

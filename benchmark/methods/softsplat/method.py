@@ -53,4 +53,5 @@ METHOD = Method(
     fit=Padding(multiple=4),
     weights=(TRAINED,),
     trainable=TRAINABLE,
+    any_timestep=True,
 )

@@ -1,5 +1,6 @@
 """SoftSplat (Niklaus & Liu, "Softmax Splatting for Video Frame Interpolation", CVPR 2020):
-PWC-Net flows both ways, both frames and their feature pyramids forward-warped to the middle by
+PWC-Net flows both ways, both frames and their feature pyramids forward-warped to time t (the
+middle by default) along t F13 and (1 - t) F31 by
 softmax splatting weighted by the importance metric, a GridNet fusing what was warped.
 
 Trained end to end (PWC-Net included) with ``atdkit train``; no public weights exist.
@@ -35,9 +36,12 @@ class SoftSplat(nn.Module):
         # and what tensor cores want); the values are the same
         self.to(memory_format=torch.channels_last)
 
-    def forward(self, frame1: torch.Tensor, frame3: torch.Tensor, flows=None) -> torch.Tensor:
-        """The middle frame (N, 3, H, W, not clamped) of RGB frames (N, 3, H, W) in [0, 1]; H and W
-        divisible by 4. ``flows`` is ignored (an interpolator's signature): the flows are PWC-Net's."""
+    def forward(
+        self, frame1: torch.Tensor, frame3: torch.Tensor, flows=None, t: float | torch.Tensor = 0.5
+    ) -> torch.Tensor:
+        """The frame at time ``t`` (a float, or one per frame, (N,); 0.5: the middle) between RGB frames
+        (N, 3, H, W) in [0, 1], not clamped; H and W divisible by 4. ``flows`` is ignored (an interpolator's
+        signature): the flows are PWC-Net's, and with the importance metric do not depend on t."""
         height, width = frame1.shape[-2:]
         if height % 4 or width % 4:
             raise ValueError(
@@ -48,10 +52,11 @@ class SoftSplat(nn.Module):
         flow = self.flownet.flow(sources, targets)  # 1 -> 3 and 3 -> 1
         metric = self.metric(sources, targets, flow)
         full, half, quarter = self.features((sources - 0.5) / 0.5)
-        to_middle = 0.5 * flow
-        warped = [softsplat(torch.cat([sources, full], 1), to_middle, metric, mode="soft")]
+        t = torch.as_tensor(t).to(flow).view(-1, 1, 1, 1).expand(batch, 1, 1, 1)
+        to_time = torch.cat([t, 1 - t]) * flow  # F1->t = t F13, F3->t = (1 - t) F31
+        warped = [softsplat(torch.cat([sources, full], 1), to_time, metric, mode="soft")]
         for features in (half, quarter):
             size = features.shape[-2:]
-            flow_at = resize_to(to_middle, size) * (size[1] / width)
+            flow_at = resize_to(to_time, size) * (size[1] / width)
             warped.append(softsplat(features, flow_at, resize_to(metric, size), mode="soft"))
         return self.synthesis([torch.cat([both[:batch], both[batch:]], 1) for both in warped])

@@ -31,7 +31,7 @@ def load_network(path, device: torch.device) -> SuperSloMo:
 
 def load(weights: dict, device: torch.device):
     network = load_network(weights[CHECKPOINT.key], device)
-    return lambda frame1, frame3, flows: network(frame1, frame3)
+    return lambda frame1, frame3, flows, t=0.5: network(frame1, frame3, t=t)
 
 
 def build_network(weights: dict) -> SuperSloMo:
@@ -46,9 +46,10 @@ def build_network(weights: dict) -> SuperSloMo:
 METHOD = Method(
     "superslomo",
     "Super SloMo (public PyTorch port's weights): U-Net flows both ways, "
-    "flows to t=0.5 refined with visibility maps, backward warping",
+    "flows to time t (eq. 4) refined with visibility maps, backward warping",
     load,
     fit=Padding(32),
     weights=(CHECKPOINT,),
     trainable=Trainable(build_network, CHECKPOINT.key, starts=(CHECKPOINT,)),
+    any_timestep=True,
 )

@@ -1,5 +1,6 @@
 """Super SloMo (Jiang et al., "Super SloMo: High Quality Estimation of Multiple Intermediate
-Frames for Video Interpolation", CVPR 2018) for the frame half-way between two others.
+Frames for Video Interpolation", CVPR 2018) for a frame at any time t between two others (the
+half-way frame by default).
 
 A U-Net computes the flows F0->1 and F1->0; they are combined into approximate flows from
 time t back to both frames (eq. 4, linear motion); a second U-Net sees the frames, those
@@ -109,9 +110,12 @@ class SuperSloMo(nn.Module):
         model.load_state_dict(state, strict=True)
         return model.to(device).eval()
 
-    def forward(self, frame0: torch.Tensor, frame1: torch.Tensor, flows=None, t: float = 0.5) -> torch.Tensor:
-        """The frame at time ``t`` between ``frame0`` and ``frame1`` (B, 3, H, W, RGB in [0, 1]; H and W
-        multiples of 32), unclamped. ``flows`` (precomputed flows) are not used."""
+    def forward(
+        self, frame0: torch.Tensor, frame1: torch.Tensor, flows=None, t: float | torch.Tensor = 0.5
+    ) -> torch.Tensor:
+        """The frame at time ``t`` (a float, or one per frame, (B,)) between ``frame0`` and ``frame1``
+        (B, 3, H, W, RGB in [0, 1]; H and W multiples of 32), unclamped. ``flows`` (precomputed flows)
+        are not used."""
         height, width = frame0.shape[-2:]
         if height % 32 or width % 32:
             raise ValueError(
@@ -121,6 +125,8 @@ class SuperSloMo(nn.Module):
         image0, image1 = frame0 - mean, frame1 - mean
         flows01_10 = self.flow_computation(torch.cat([image0, image1], dim=1))
         flow01, flow10 = flows01_10[:, :2], flows01_10[:, 2:]
+        if isinstance(t, torch.Tensor):  # one time per frame
+            t = t.to(flow01).view(-1, 1, 1, 1)
         # eq. 4: the flows from time t to frames 0 and 1, assuming linear motion
         flow_t0 = -(1 - t) * t * flow01 + t * t * flow10
         flow_t1 = (1 - t) * (1 - t) * flow01 - t * (1 - t) * flow10
