@@ -351,7 +351,7 @@ def run_bench(
     weights = {key: Path(path) for key, path in (weights or {}).items()}
     try:
         chosen = [method.with_options(options or {}) for method in resolve_methods(methods)]
-        known_keys = {w.key for m in chosen for w in m.weights} | {
+        known_keys = {name for m in chosen for w in m.weights for name in w.names} | {
             weight.key for name in metrics if name in METRICS and (weight := METRICS[name][1])
         }
         for key in weights:

@@ -68,6 +68,11 @@ class WeightFile:
     source: str  # where users get it
     keys: tuple[str, ...] = ()  # top-level keys the checkpoint must hold
     sha256: str | None = None
+    aliases: tuple[str, ...] = ()  # other names users may give it with --weights (``rife`` for rife-4.6's file)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.key, *self.aliases)
 
 
 @dataclass(frozen=True)
@@ -225,15 +230,16 @@ def weights_dir() -> Path:
 
 def locate(weight: WeightFile, given: dict[str, Path]) -> Path | None:
     """The file for ``weight``: the path given with --weights, else its expected name in weights_dir()."""
-    path = given.get(weight.key) or weights_dir() / weight.filename
+    path = next((given[name] for name in weight.names if name in given), None) or weights_dir() / weight.filename
     return path if path.is_file() else None
 
 
 def missing_message(who: str, weight: WeightFile, given: dict[str, Path]) -> str:
     """One line for a missing weight file: ``who`` ("method animeinterp", "metric lpips") needs it, where it was
     looked for, where to get it."""
-    if weight.key in given:
-        where = f"{given[weight.key]} (given with --weights {weight.key}=...) does not exist"
+    named = next((name for name in weight.names if name in given), None)
+    if named:
+        where = f"{given[named]} (given with --weights {named}=...) does not exist"
     else:
         where = f"{weights_dir() / weight.filename} not found; pass --weights {weight.key}=PATH"
     return f"{who} needs {weight.filename}: {where}; get it from {weight.source}"

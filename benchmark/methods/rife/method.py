@@ -42,7 +42,12 @@ PADDING = {"rife-hdv3": 32}  # the others: 128
 
 
 def method(release: Release) -> Method:
-    weight = WeightFile(key=release.name, filename=release.filename, source=release.source)
+    weight = WeightFile(
+        key=release.name,
+        filename=release.filename,
+        source=release.source,
+        aliases=("rife",) if release.name == "rife-4.6" else (),  # the key before the family came
+    )
     middle_only = release.name == "rife-hdv3"
 
     def load(weights: dict, device: torch.device):
