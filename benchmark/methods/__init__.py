@@ -69,6 +69,7 @@ class WeightFile:
     keys: tuple[str, ...] = ()  # top-level keys the checkpoint must hold
     sha256: str | None = None
     aliases: tuple[str, ...] = ()  # other names users may give it with --weights (``rife`` for rife-4.6's file)
+    folder: bool = False  # a folder of files (an unzipped release); the method's load checks what is inside
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -231,7 +232,7 @@ def weights_dir() -> Path:
 def locate(weight: WeightFile, given: dict[str, Path]) -> Path | None:
     """The file for ``weight``: the path given with --weights, else its expected name in weights_dir()."""
     path = next((given[name] for name in weight.names if name in given), None) or weights_dir() / weight.filename
-    return path if path.is_file() else None
+    return path if (path.is_dir() if weight.folder else path.is_file()) else None
 
 
 def missing_message(who: str, weight: WeightFile, given: dict[str, Path]) -> str:
@@ -239,7 +240,8 @@ def missing_message(who: str, weight: WeightFile, given: dict[str, Path]) -> str
     looked for, where to get it."""
     named = next((name for name in weight.names if name in given), None)
     if named:
-        where = f"{given[named]} (given with --weights {named}=...) does not exist"
+        wrong = "is not a folder" if weight.folder and given[named].exists() else "does not exist"
+        where = f"{given[named]} (given with --weights {named}=...) {wrong}"
     else:
         where = f"{weights_dir() / weight.filename} not found; pass --weights {weight.key}=PATH"
     return f"{who} needs {weight.filename}: {where}; get it from {weight.source}"
@@ -273,7 +275,10 @@ def resolve_weights(method: Method, given: dict[str, Path]) -> dict[str, Path]:
 
 
 def weight_facts(path: Path) -> dict:
-    """What run.json records of a weight file: path, sha256, and for ``atdkit train`` checkpoints their provenance."""
+    """What run.json records of a weight file: path, sha256, and for ``atdkit train`` checkpoints their provenance;
+    of a release folder, each file's sha256."""
+    if path.is_dir():
+        return {"path": str(path), "files": {f.name: sha256(f) for f in sorted(path.iterdir()) if f.is_file()}}
     facts = {"path": str(path), "sha256": sha256(path)}
     if path.suffix in (".pt", ".pth", ".ckpt", ".pkl", ".pytorch"):
         try:

@@ -1,0 +1,71 @@
+"""GMFSS (GMFSS_Fortuna's base model) as a benchmark method, any timestep; not trainable here.
+
+Fitting, as the released ``inference_video.py`` does by default (``--scale 1.0``, no ``--union``):
+frames are resized (bilinear, ``align_corners=False``, no antialiasing) to the next multiple of 64 px
+up in each side (960x540 becomes 960x576), and the output is resized back the same way; flows are
+computed at half that resolution with no further scaling. RGB in [0, 1], no other normalisation
+(GMFlow normalises by ImageNet's mean and std inside). The model clamps its output to [0, 1]; the
+script's truncation to 8 bits is left to the scoring profile.
+
+The weight key ``gmfss`` names the release's FOLDER (the ``train_log`` of the zip): it must hold
+flownet.pkl, metric.pkl, feat.pkl and fusionnet.pkl, each a state dict checked strictly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from atdkit.benchmark.checkpoint import CheckpointError
+from atdkit.benchmark.methods import Method, MethodError, WeightFile
+from atdkit.benchmark.methods.gmfss.model import GMFSS, MULTIPLE
+
+RELEASE = WeightFile(
+    key="gmfss",
+    filename="gmfss",
+    source="the folder train_log/ of the 'GMFSS model' zip linked from github.com/98mxr/GMFSS_Fortuna's README "
+    "(drive.google.com/file/d/1BKz8UDAPEt713IVUSZSpzpfz_Fi2Tfd_), holding flownet.pkl, metric.pkl, feat.pkl and "
+    "fusionnet.pkl; name the folder: --weights gmfss=FOLDER",
+    folder=True,
+)
+
+
+def fitted_size(height: int, width: int) -> tuple[int, int]:
+    """The size the released script resizes frames to: each side up to the next multiple of 64."""
+    return -(-height // MULTIPLE) * MULTIPLE, -(-width // MULTIPLE) * MULTIPLE
+
+
+def resize(frames: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(frames.shape[-2:]) == size:
+        return frames
+    return F.interpolate(frames, size=size, mode="bilinear", align_corners=False)
+
+
+def interpolator(network: GMFSS):
+    def interpolate(frame1, frame3, flows, t: float | torch.Tensor = 0.5) -> torch.Tensor:
+        size = tuple(frame1.shape[-2:])
+        fitted = fitted_size(*size)
+        return resize(network(resize(frame1, fitted), resize(frame3, fitted), t), size)
+
+    return interpolate
+
+
+def load(weights: dict[str, Path], device: torch.device):
+    try:
+        network = GMFSS.from_folder(weights[RELEASE.key], device)
+    except CheckpointError as error:
+        raise MethodError(str(error)) from None
+    return interpolator(network)
+
+
+METHOD = Method(
+    "gmfss",
+    "GMFSS (GMFSS_Fortuna base): GMFlow flows both ways at half resolution, learnt metric, softmax splatting "
+    "of frames and features, GridNet fusion; frames resized (bilinear, not antialiased) up to multiples of 64 "
+    "and back, as its inference_video.py; any t",
+    load,
+    weights=(RELEASE,),
+    any_timestep=True,
+)
