@@ -148,7 +148,16 @@ class PyAVStream:
             self.damage.append(f"decoded {index} of {expected} frames promised by the header")
 
     def close(self) -> None:
-        self._container.close()
+        """Close, also mid-film. PyAV's close holds the GIL while FFmpeg's decoding threads finish, and a thread
+        that logs then waits for the GIL: a deadlock (PyAV issues 751, 909). FFmpeg's messages are not routed to
+        Python while it closes."""
+        logging = self._av.logging
+        level = logging.get_level()
+        logging.set_level(None)
+        try:
+            self._container.close()
+        finally:
+            logging.set_level(level)
 
 
 class OpenCVStream:

@@ -16,6 +16,11 @@ folder name has "Disney" in it, as EISAI splits ATD-12K, else ``east``) and its 
 a percentage of the frame diagonal) and occlusion share, from ``motion.parquet`` for an atdkit dataset
 that has one, else measured while the frames are read (:func:`load_triplet`), with the same DIS
 statistics as ``atdkit stats``.
+
+For methods that take four frames (QVI), :class:`NeighbourReader` reads the frames one interval before
+frame1 and after frame3 from an atdkit triplet's source film, when the film is still where extraction
+read it and unchanged (its content hash); otherwise frame1 and frame3 stand in for them, and the row's
+note says which was used.
 """
 
 from __future__ import annotations
@@ -32,15 +37,31 @@ import torch
 
 from atdkit import schema
 from atdkit.images import read_rgb, resize_lanczos
+from atdkit.images import resize as resize_as_extracted
+from atdkit.pipelines.extraction.films import content_hash
 from atdkit.pipelines.formats import atd12k
 from atdkit.pipelines.statistics.difficulty import motion_percent
 from atdkit.pipelines.statistics.flow import make_estimator
 from atdkit.pipelines.statistics.motion import FlowSettings, flow_statistics
 from atdkit.store import Dataset, DatasetError
+from atdkit.video import VideoError, open_video
 
 
 class DataError(Exception):
     """DATA cannot be read as either layout; the message is one line."""
+
+
+@dataclass(frozen=True)
+class FilmFrames:
+    """Where a triplet's neighbours are: its source film as extraction recorded it, and the frames one interval
+    before frame1 and after frame3 (0-based decoded indices; the one before may be negative)."""
+
+    path: Path
+    content_hash: str  # blake2b-128 of the film's bytes when it was extracted
+    backend: str  # the decoder extraction used
+    indices: tuple[int, int]
+    size: tuple[int, int]  # (W, H) the triplet's images were saved at
+    frame_count: int | None  # frames the film decoded to
 
 
 @dataclass(frozen=True)
@@ -58,6 +79,7 @@ class Triplet:
     region: str = "east"  # "west" for Disney's series, as EISAI splits ATD-12K
     motion: float | None = None  # flow mean, % of the frame diagonal; None: measured when read
     occlusion: float | None = None  # share of occluded pixels (0-1)
+    film: FilmFrames | None = None  # where its neighbouring frames are (atdkit datasets)
 
 
 def region_of(name: str) -> str:
@@ -156,6 +178,7 @@ def _open_atdkit(dataset: Dataset, split: str | None) -> BenchData:
     info = {} if triplets_table is None else {row["triplet_id"]: row for row in triplets_table.to_pylist()}
     sizes = {name: (row["width"], row["height"]) for name, row in info.items()}
     motion = {row["triplet_id"]: row for row in dataset.rows("motion")}
+    sources = {row["source_id"]: row for row in dataset.rows("sources")}
     labels = dataset.read("labels")
     if labels is not None:
         rows = [row for row in labels.to_pylist() if row["kept"]]
@@ -201,9 +224,26 @@ def _open_atdkit(dataset: Dataset, split: str | None) -> BenchData:
                 region=region_of((info.get(row["triplet_id"]) or {}).get("series") or row["triplet_id"]),
                 motion=float(motion_percent(measured["flow_mean"], *size)) if measured and size else None,
                 occlusion=measured["occlusion_ratio"] if measured and size else None,
+                film=film_frames(info.get(row["triplet_id"]), sources),
             )
         )
     return BenchData(root, "atdkit", split, triplets, labelled=labels is not None, has_flows=False, warnings=warnings)
+
+
+def film_frames(triplet: dict | None, sources: dict[str, dict]) -> FilmFrames | None:
+    """Where the neighbours of ``triplet`` (its triplets.parquet row) are, from its film's sources.parquet row."""
+    source = sources.get(triplet["source_id"]) if triplet else None
+    if source is None or not source.get("path") or not source.get("content_hash"):
+        return None
+    first, second, third = triplet["frames"]
+    return FilmFrames(
+        Path(source["path"]),
+        source["content_hash"],
+        source.get("backend") or "pyav",
+        (2 * first - second, third + (second - first)),
+        (triplet["width"], triplet["height"]),
+        source.get("frame_count"),
+    )
 
 
 @dataclass
@@ -217,6 +257,8 @@ class Loaded:
     problem: str | None = None
     motion: float | None = None  # the triplet's, as Triplet.motion (measured here when it had none)
     occlusion: float | None = None
+    neighbours: np.ndarray | None = None  # uint8 RGB (2, H, W, 3): frame0 and frame4, for four-frame methods
+    notes: tuple[str, ...] = ()  # how it was read (which neighbours)
 
 
 _ESTIMATORS = threading.local()  # one DIS estimator per loading thread
@@ -243,10 +285,13 @@ def read_flows(folder: Path, size: tuple[int, int]) -> np.ndarray:
     return np.stack(flows)
 
 
-def load_triplet(triplet: Triplet, size: tuple[int, int], flows: str = "none") -> Loaded:
+def load_triplet(
+    triplet: Triplet, size: tuple[int, int], flows: str = "none", neighbours: NeighbourReader | None = None
+) -> Loaded:
     """Read, check and resize one triplet; never raises: a problem is returned with the reason.
 
-    ``flows`` as a method declares it: "none", "optional" (read when present) or "required".
+    ``flows`` as a method declares it: "none", "optional" (read when present) or "required". With
+    ``neighbours``, frame0 and frame4 are read too (frame1 and frame3 in their place where they cannot be).
     """
     if triplet.problem:
         return Loaded(triplet, problem=triplet.problem)
@@ -267,4 +312,122 @@ def load_triplet(triplet: Triplet, size: tuple[int, int], flows: str = "none") -
     except (ValueError, OSError) as error:  # ImageError and FlowFileError are ValueErrors
         return Loaded(triplet, problem=str(error))
     motion, occlusion = (triplet.motion, triplet.occlusion) if triplet.motion is not None else measure_motion(frames)
-    return Loaded(triplet, frames, flow_arrays, source, motion=motion, occlusion=occlusion)
+    outer, notes = None, ()
+    if neighbours is not None:
+        read, note = neighbours.read(triplet)
+        outer = np.stack(
+            [frames[n] if image is None else resize_lanczos(image, size) for n, image in zip((0, 2), read)]
+        )
+        notes = (note,)
+    return Loaded(
+        triplet, frames, flow_arrays, source, motion=motion, occlusion=occlusion, neighbours=outer, notes=notes
+    )
+
+
+class NeighbourReader:
+    """Frame0 and frame4 of triplets, read from their source films: each film decoded forward once for the
+    triplets given (in id order, i.e. film order), keeping only the frames they want until they are taken;
+    safe to call from several threads (one film at a time each)."""
+
+    def __init__(self, triplets: list[Triplet]):
+        self._films: dict[tuple, _FilmReader] = {}
+        for triplet in triplets:
+            if triplet.film is not None:
+                self._reader(triplet.film).wanted.update(triplet.film.indices)
+        self._lock = threading.Lock()
+
+    def _reader(self, film: FilmFrames) -> _FilmReader:
+        key = (film.path, film.content_hash, film.backend, film.size, film.frame_count)
+        return self._films.setdefault(key, _FilmReader(film))
+
+    def read(self, triplet: Triplet) -> tuple[list[np.ndarray | None], str]:
+        """(frame0, frame4) at the triplet's saved size, None for each that frame1 or frame3 must stand in
+        for, and the note saying which were used."""
+        film = triplet.film
+        if film is None:
+            return [None, None], "neighbours: replicated (no source film recorded)"
+        with self._lock:
+            reader = self._reader(film)
+        return reader.read(film)
+
+    def close(self) -> None:
+        for reader in self._films.values():
+            reader.close()
+
+
+class _FilmReader:
+    """One film's frames for a :class:`NeighbourReader`: ``wanted`` counts the requests still to come per frame."""
+
+    def __init__(self, film: FilmFrames):
+        self.film, self.wanted = film, Counter()
+        self.lock = threading.Lock()
+        self.unusable: str | None = None  # why the film cannot be read, once checked
+        self.checked = False
+        self.stream = self.frames = None
+        self.position = -1  # the last frame decoded
+        self.held: dict[int, np.ndarray] = {}
+
+    def read(self, film: FilmFrames) -> tuple[list[np.ndarray | None], str]:
+        with self.lock:
+            self._check()
+            found, outside = [], []
+            for name, index in zip(("frame0", "frame4"), film.indices):
+                image = None if self.unusable else self._frame(index)
+                self.wanted[index] -= 1
+                if self.wanted[index] <= 0:
+                    self.held.pop(index, None)
+                if image is None and not self.unusable:
+                    outside.append(name)
+                found.append(image)
+            if not any(self.wanted[index] > 0 for index in self.wanted):
+                self.close()
+        if self.unusable:
+            return found, f"neighbours: replicated ({self.unusable})"
+        if outside:
+            used = [
+                f"{name} film frame {index}"
+                for name, index, image in zip(("frame0", "frame4"), film.indices, found)
+                if image is not None
+            ]
+            return found, f"neighbours: {' and '.join(outside)} replicated (outside the film)" + (
+                f", {used[0]}" if used else ""
+            )
+        return found, f"neighbours: film frames {film.indices[0]} and {film.indices[1]}"
+
+    def _check(self) -> None:
+        if self.checked:
+            return
+        self.checked = True
+        if not self.film.path.is_file():
+            self.unusable = f"film missing: {self.film.path}"
+        elif content_hash(self.film.path) != self.film.content_hash:
+            self.unusable = f"film changed since extraction: {self.film.path}"
+
+    def _frame(self, index: int) -> np.ndarray | None:
+        """Frame ``index`` of the film, RGB at the saved size; None outside the film."""
+        if index < 0 or (self.film.frame_count is not None and index >= self.film.frame_count):
+            return None
+        if index in self.held:
+            return self.held[index]
+        if index <= self.position or self.stream is None:  # behind the stream (or not started): from the start
+            self.close()
+            try:
+                self.stream = open_video(self.film.path, self.film.backend)
+            except VideoError as error:
+                self.unusable = f"film unreadable: {error}"
+                return None
+            self.frames, self.position = self.stream.frames(), -1
+        for frame in self.frames:
+            self.position = frame.index
+            if frame.index == index or self.wanted[frame.index] > 0:
+                self.held[frame.index] = resize_as_extracted(frame.rgb(), self.film.size)
+            if frame.index == index:
+                return self.held[index]
+        return None  # the film ended first
+
+    def close(self) -> None:
+        if self.frames is not None:
+            self.frames.close()  # the decoding loop ends before its container closes
+        if self.stream is not None:
+            self.stream.close()
+        self.stream = self.frames = None

@@ -38,7 +38,7 @@ from atdkit.benchmark import figures, results
 from atdkit.benchmark import methods as registry
 from atdkit.benchmark import summary as summaries
 from atdkit.benchmark.checkpoint import CheckpointError
-from atdkit.benchmark.data import BenchData, DataError, Loaded, Triplet, load_triplet, open_data
+from atdkit.benchmark.data import BenchData, DataError, Loaded, NeighbourReader, Triplet, load_triplet, open_data
 from atdkit.benchmark.methods import Method, MethodError, Padding, Resize
 from atdkit.benchmark.motion_cache import MotionCache
 from atdkit.benchmark.scoring.lpips import LPIPSError
@@ -161,7 +161,7 @@ def _row(method: str, item: Loaded | Triplet, profile: str, status: str, notes: 
         "status": status,
         "profile": profile,
     }
-    notes = [*triplet.notes, *notes]
+    notes = [*triplet.notes, *(item.notes if isinstance(item, Loaded) else ()), *notes]
     row["note"] = "; ".join(notes) if notes else None
     row.update(values)
     return row
@@ -195,13 +195,19 @@ class Runner:
             flows = F.interpolate(flows.flatten(0, 1), size=(height, width), mode="bilinear", align_corners=False)
             flows = (flows * scale.view(1, 2, 1, 1)).unflatten(0, (len(batch), 2))
         tensors = [frames[:, 0], frames[:, 2], *((None, None) if flows is None else flows.unbind(1))]
+        if self.method.neighbours:  # frame0 and frame4, fed like frame1 and frame3
+            outer = np.stack([self.frames_of(item.neighbours) for item in batch])
+            tensors += torch.from_numpy(outer).to(self.device).permute(0, 1, 4, 2, 3).unbind(1)
         tensors, unpad = self.profiles[0].pad(tensors)
-        (frame1, frame3, flow13, flow31), restore = fit_inputs(self.method.fit, tensors, [False, False, True, True])
+        fitted, restore = fit_inputs(self.method.fit, tensors, [False, False, True, True, False, False][: len(tensors)])
+        frame1, frame3, flow13, flow31 = fitted[:4]
         started = time.perf_counter()
         half = torch.autocast("cuda", dtype=torch.float16) if self.fp16 else contextlib.nullcontext()
-        ids = {"ids": [item.triplet.triplet_id for item in batch]} if self.method.takes_ids else {}
+        extra = {"ids": [item.triplet.triplet_id for item in batch]} if self.method.takes_ids else {}
+        if self.method.neighbours:
+            extra["neighbours"] = tuple(fitted[4:])
         with torch.inference_mode(), half:
-            middle = self.interpolate(frame1, frame3, None if flows is None else (flow13, flow31), **ids)
+            middle = self.interpolate(frame1, frame3, None if flows is None else (flow13, flow31), **extra)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - started
@@ -529,9 +535,10 @@ def _run_group(
     size = runner.profiles[0].size
     rows: list[dict] = []
     last_commit = time.monotonic()
+    neighbours = NeighbourReader(todo) if method.neighbours else None  # each film decoded once, in triplet order
 
     def load(triplet: Triplet) -> Loaded:
-        item = load_triplet(triplet, size, method.flows)
+        item = load_triplet(triplet, size, method.flows, neighbours)
         if item.motion is not None:
             measured[triplet.triplet_id] = (item.motion, item.occlusion)
         return item
@@ -573,6 +580,8 @@ def _run_group(
                 row for future in scored if not future.cancelled() and not future.exception() for row in future.result()
             ]
             store.commit_part(rows)
+            if neighbours is not None:
+                neighbours.close()
 
 
 def _contact_sheet(method: Method, runner: Runner, data: BenchData, store: results.ResultsDir) -> None:
@@ -587,10 +596,13 @@ def _contact_sheet(method: Method, runner: Runner, data: BenchData, store: resul
     mine = frame[(frame["method"] == method.name) & (frame["profile"] == profile.name)]
     psnr = dict(zip(mine["triplet_id"], mine["psnr"]))
     panels = []
+    neighbours = NeighbourReader([by_id[i] for i in ids if i in by_id]) if method.neighbours else None
     for triplet_id in ids:
         if triplet_id not in by_id:
             continue
-        item = load_triplet(replace(by_id[triplet_id], motion=0.0), profile.size, method.flows)  # motion not needed
+        item = load_triplet(  # motion not needed
+            replace(by_id[triplet_id], motion=0.0), profile.size, method.flows, neighbours
+        )
         if item.problem:
             continue
         try:
@@ -608,6 +620,8 @@ def _contact_sheet(method: Method, runner: Runner, data: BenchData, store: resul
                 "prediction": profile.prepare(prediction),
             }
         )
+    if neighbours is not None:
+        neighbours.close()
     if panels:
         figures.contact_sheet(method.name, panels, store.root / f"worst_{method.name}.png")
 
