@@ -177,3 +177,17 @@ def test_a_real_film_on_twos_with_opus_audio(tmp_path):
     # frames 12-35: four drawings on twos, one held for six frames, the action on ones; no cut
     assert [(s["drawings"], s["ones"], s["twos"], s["longer"]) for s in shots] == [(15, 0.667, 0.267, 0.067)]
     assert shots[0]["output_frames"] == len(ffmpeg_decode(out)) == 48
+
+
+def test_a_real_cut_is_held_not_blended(tmp_path):
+    clip = shared("clips", "hero_grease_pencil_twos.webm")
+    out = tmp_path / "cut.mp4"
+    retime(clip, out, "blend", "--start", 4.5, "--duration", 1, "--crf", 0, "--report", tmp_path / "shots.csv")
+    import csv
+
+    shots = list(csv.DictReader((tmp_path / "shots.csv").open()))
+    assert [int(s["first_frame"]) for s in shots] == [0, 6]  # film frame 114, the cut to the clouds
+    frames = ffmpeg_decode(out).astype(np.int16)
+    assert len(frames) == 48
+    # output frames 10 and 11 lie before the cut: the shot's last drawing held, never blended with the clouds
+    assert np.abs(frames[11] - frames[10]).max() <= 2 and np.abs(frames[12] - frames[11]).mean() > 20

@@ -154,6 +154,19 @@ def judge(band: Band, pair_ssim: Callable[[int, int], float | None]) -> tuple[li
     return values, None
 
 
+def candidate_row(start: int, interval: int, ssims: list, verdict: str, hints: list | None) -> dict:
+    """A candidate as the cache keeps it (schema.CANDIDATES)."""
+    return dict(
+        start=start,
+        interval=interval,
+        ssim_12=ssims[0],
+        ssim_23=ssims[1],
+        ssim_13=ssims[2],
+        verdict=verdict,
+        flags=hints,
+    )
+
+
 class Selection:
     """Takes a film's judged candidates in (start, interval) order, applies the redundancy
     policy, and records every verdict (to the cache) and every kept triplet."""
@@ -173,17 +186,7 @@ class Selection:
         frames = [start, start + stride, start + 2 * stride]
         verdict = reason or ("kept" if self.redundancy.keep(start, thumbnail_of(frames[1])) else "redundant")
         self.counts[verdict] += 1
-        self.verdicts.append(
-            dict(
-                start=start,
-                interval=interval,
-                ssim_12=ssims[0],
-                ssim_23=ssims[1],
-                ssim_13=ssims[2],
-                verdict=verdict,
-                flags=hints,
-            )
-        )
+        self.verdicts.append(candidate_row(start, interval, ssims, verdict, hints))
         if verdict != "kept":
             return None
         row = dict(
@@ -217,17 +220,7 @@ class BandVerdicts:
     ) -> None:
         verdict = reason or "kept"
         self.counts[verdict] += 1
-        self.verdicts.append(
-            dict(
-                start=start,
-                interval=interval,
-                ssim_12=ssims[0],
-                ssim_23=ssims[1],
-                ssim_13=ssims[2],
-                verdict=verdict,
-                flags=hints,
-            )
-        )
+        self.verdicts.append(candidate_row(start, interval, ssims, verdict, hints))
 
 
 # --------------------------------------------------------------------------- scanning

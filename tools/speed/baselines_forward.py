@@ -1,14 +1,15 @@
-"""SoftSplat, Super SloMo and RIFE 4.6 forward passes: seconds per triplet at 960x540, with peak memory.
+"""The interpolation networks' forward passes: seconds per triplet at 960x540, with peak memory.
 
-    python tools/speed/baselines_forward.py [--methods softsplat superslomo rife] [--threads N] [--runs 3]
+    python tools/speed/baselines_forward.py [--methods NAME ...] [--threads N] [--runs 3]
 
-Each method runs as ``atdkit bench`` runs it: frames padded to the method's multiple (960x540
-for SoftSplat, whose PWC-Net works at 960x576 inside; 960x544 for the others), the network, the
-output cropped back; random weights (the speed is the same). On the CPU:
-fp32, ``--threads`` intra-op threads (default: all cores), each method in a fresh process so
-that its peak resident memory is its own. With a CUDA GPU, also triplets/s in fp32 and fp16
-(autocast) at ``--batch`` triplets per call, and peak GPU memory. Timing as in
-``forward_timing``: a warm-up, then the median (and on the CPU the best) of ``--runs``.
+Each method runs as ``atdkit bench`` runs it, with random weights (the speed is the same): frames
+fitted by the method's rule (padded or resized to its multiple, or, for DAIN, EMA-VFI and GMFSS,
+padded or resized inside the method as its authors' scripts do), the network, the output brought
+back to 960x540. ``--methods`` defaults to every one below; AnimeInterp has its own script
+(``animeinterp_forward.py``). On the CPU: fp32, ``--threads`` intra-op threads (default: all cores),
+each method in a fresh process so that its peak resident memory is its own. With a CUDA GPU, also
+triplets/s in fp32 and fp16 (autocast) at ``--batch`` triplets per call, and peak GPU memory. Timing
+as in ``forward_timing``: a warm-up, then the median (and on the CPU the best) of ``--runs``.
 """
 
 from __future__ import annotations
@@ -34,22 +35,89 @@ from forward_timing import (
 
 from atdkit.benchmark.harness import fit_inputs
 from atdkit.benchmark.methods import get
-from atdkit.benchmark.methods.rife import IFNet
-from atdkit.benchmark.methods.softsplat import SoftSplat
-from atdkit.benchmark.methods.superslomo import SuperSloMo
-
-NETWORKS = {"softsplat": SoftSplat, "superslomo": SuperSloMo, "rife": IFNet}
 
 
-def interpolator(name: str, device: torch.device):
-    """``run(frame1, frame3)`` as the harness runs the method: fitted, the network, restored."""
-    network, fit = NETWORKS[name]().to(device).eval(), get(name).fit
+def fitted(network: torch.nn.Module, name: str):
+    """``run(frame1, frame3)``: the frames fitted by the method's rule, the network, the output restored."""
 
     def run(frame1: torch.Tensor, frame3: torch.Tensor) -> torch.Tensor:
-        (frame1, frame3), restore = fit_inputs(fit, [frame1, frame3], [False, False])
+        (frame1, frame3), restore = fit_inputs(get(name).fit, [frame1, frame3], [False, False])
         return restore(network(frame1, frame3))
 
     return run
+
+
+def softsplat(device):
+    from atdkit.benchmark.methods.softsplat import SoftSplat
+
+    return fitted(SoftSplat().to(device).eval(), "softsplat")
+
+
+def superslomo(device):
+    from atdkit.benchmark.methods.superslomo import SuperSloMo
+
+    return fitted(SuperSloMo().to(device).eval(), "superslomo")
+
+
+def rife(device):
+    from atdkit.benchmark.methods.rife import IFNet
+
+    return fitted(IFNet().to(device).eval(), "rife-4.6")
+
+
+def adacof(device):
+    from atdkit.benchmark.methods.adacof.model import AdaCoFNet
+
+    return fitted(AdaCoFNet().to(device).eval(), "adacof")
+
+
+def dain(device):
+    from atdkit.benchmark.methods.dain.method import interpolate
+    from atdkit.benchmark.methods.dain.model import DAIN
+
+    network = DAIN().to(device).eval()
+    return lambda frame1, frame3: interpolate(network, frame1, frame3)
+
+
+def ema_vfi(device, small: bool = False):
+    from atdkit.benchmark.methods.ema_vfi.method import interpolator
+    from atdkit.benchmark.methods.ema_vfi.model import EMAVFI, OURS_SMALL_T, OURS_T
+
+    run = interpolator(EMAVFI(OURS_SMALL_T if small else OURS_T).to(device).eval(), augment=not small)
+    return lambda frame1, frame3: run(frame1, frame3, None)
+
+
+def gmfss(device):
+    from atdkit.benchmark.methods.gmfss import GMFSS
+    from atdkit.benchmark.methods.gmfss.method import interpolator
+
+    run = interpolator(GMFSS().to(device).eval())
+    return lambda frame1, frame3: run(frame1, frame3, None)
+
+
+def qvi(device):
+    from atdkit.benchmark.methods.qvi import QVI
+
+    network = QVI().to(device).eval()
+    return lambda frame1, frame3: network(frame1, frame3, neighbours=(frame1, frame3))  # replicated neighbours
+
+
+NETWORKS = {  # method -> its run(frame1, frame3) on a device, random weights
+    "softsplat": softsplat,
+    "superslomo": superslomo,
+    "rife": rife,
+    "adacof": adacof,
+    "dain": dain,
+    "qvi": qvi,
+    "ema-vfi": ema_vfi,
+    "ema-vfi-small": lambda device: ema_vfi(device, small=True),
+    "gmfss": gmfss,
+}
+
+
+def interpolator(name: str, device: torch.device):
+    """``run(frame1, frame3)`` as the harness runs the method."""
+    return NETWORKS[name](device)
 
 
 def cpu_run(name: str, threads: int, runs: int) -> tuple[float, float, float, str]:

@@ -33,7 +33,8 @@ class Down(nn.Module):
 
 
 class Up(nn.Module):
-    """2x bilinear upsampling and a convolution, then a convolution over [that, skip connection]."""
+    """Bilinear upsampling to the skip connection's size (2x when both sides are multiples of 32) and a
+    convolution, then a convolution over [that, skip connection]."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
@@ -41,7 +42,7 @@ class Up(nn.Module):
         self.conv2 = nn.Conv2d(2 * out_channels, out_channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
         x = F.leaky_relu(self.conv1(x), SLOPE)
         return F.leaky_relu(self.conv2(torch.cat([x, skip], dim=1)), SLOPE)
 
@@ -63,7 +64,8 @@ class UNet(nn.Module):
         self.up5 = Up(64, 32)
         self.conv3 = nn.Conv2d(32, out_channels, 3, padding=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last decoder stage's 32 features (N, 32, H, W)."""
         x = F.leaky_relu(self.conv1(x), SLOPE)
         s1 = F.leaky_relu(self.conv2(x), SLOPE)
         s2 = self.down1(s1)
@@ -73,4 +75,7 @@ class UNet(nn.Module):
         x = self.down5(s5)
         for up, skip in ((self.up1, s5), (self.up2, s4), (self.up3, s3), (self.up4, s2), (self.up5, s1)):
             x = up(x, skip)
-        return F.leaky_relu(self.conv3(x), SLOPE)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(self.conv3(self.features(x)), SLOPE)
