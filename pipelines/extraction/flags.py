@@ -21,6 +21,8 @@ annotation app shows them (a ``fade`` pre-fills "not eligible: scene transition"
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -36,26 +38,42 @@ FLAT = 0.5
 LETTERS = 40
 
 
-def flags(frame1: np.ndarray, frame2: np.ndarray, frame3: np.ndarray) -> list[str]:
-    """The FLAGS a triplet's analysis lumas (float32, one size) raise, in FLAGS order."""
+@dataclass(frozen=True)
+class FrameFacts:
+    """What the flags need of one frame, computed once per frame (on the decoding thread)."""
+
+    small: np.ndarray  # every other pixel of every other row of the analysis luma, float32
+    mean: float
+    text_card: bool  # flat, with letters on it
+
+
+def frame_facts(luma: np.ndarray) -> FrameFacts:
+    """:class:`FrameFacts` of an analysis luma (uint8, or float in 0-255). The fade, flash and flatness
+    statistics are shares and means: every other pixel of every other row estimates them."""
+    small = np.ascontiguousarray(luma[::2, ::2], dtype=np.float32)
+    flat = np.bincount((np.clip(small, 0, 255).astype(np.uint8) >> 3).ravel(), minlength=32).max()
+    text_card = flat >= FLAT * small.size and has_letters(np.clip(luma, 0, 255).astype(np.uint8))
+    return FrameFacts(small, float(small.mean()), text_card)
+
+
+def flags(first: FrameFacts, middle: FrameFacts, last: FrameFacts) -> list[str]:
+    """The FLAGS a triplet raises, in FLAGS order."""
     found = []
-    change = frame3 - frame1
+    change = last.small - first.small
     changed = np.abs(change) > CHANGED
     if changed.any():
-        between = (frame2 - frame1)[changed] / change[changed]
+        between = (middle.small - first.small)[changed] / change[changed]
         if np.count_nonzero((between > 0.15) & (between < 0.85)) >= DISSOLVED * between.size:
             found.append("fade")
-    means = [float(frame.mean()) for frame in (frame1, frame2, frame3)]
-    if means[1] - max(means[0], means[2]) >= FLASH or min(means[0], means[2]) - means[1] >= FLASH:
+    if middle.mean - max(first.mean, last.mean) >= FLASH or min(first.mean, last.mean) - middle.mean >= FLASH:
         found.append("flash")
-    if is_text_card(np.clip(frame2, 0, 255).astype(np.uint8)):
+    if middle.text_card:
         found.append("text_card")
     return found
 
 
-def is_text_card(luma: np.ndarray) -> bool:
-    if np.bincount((luma >> 3).ravel(), minlength=32).max() < FLAT * luma.size:
-        return False
+def has_letters(luma: np.ndarray) -> bool:
+    """At least LETTERS letter-sized (4-60 px) components of Canny edges per 320x180 of ``luma`` (uint8)."""
     _, _, stats, _ = cv2.connectedComponentsWithStats(cv2.Canny(luma, 50, 150), connectivity=8)
     areas = stats[1:, cv2.CC_STAT_AREA]
     return np.count_nonzero((areas >= 4) & (areas <= 60)) >= LETTERS * luma.size / (320 * 180)

@@ -231,6 +231,7 @@ class _Analysed:
     frame: DecodedFrame
     stats: LumaStats
     thumbnail: np.ndarray
+    facts: flags.FrameFacts
 
 
 class Scanner:
@@ -269,7 +270,7 @@ class Scanner:
         luma = frame.luma
         if (luma.shape[1], luma.shape[0]) != self.size:
             luma = cv2.resize(luma, self.size, interpolation=cv2.INTER_AREA)
-        return _Analysed(frame, LumaStats.of(luma), thumbnail(luma))
+        return _Analysed(frame, LumaStats.of(luma), thumbnail(luma), flags.frame_facts(luma))
 
     def add(self, analysed: _Analysed) -> None:
         """Take the next frame, in order: judge the candidates it completes."""
@@ -283,7 +284,7 @@ class Scanner:
             if start >= 0 and start in self.frames:
                 frames = (start, start + stride, j)
                 ssims, reason = judge(self.settings.band, lambda a, b: self.pair_ssim(frames[a], frames[b]))  # noqa: B023
-                hints = None if reason else flags.flags(*(self.window[i].stats.luma for i in frames))
+                hints = None if reason else flags.flags(*(self.window[i].facts for i in frames))
                 self.judged[start].append((stride - 1, ssims, reason, hints))
         self._decide(j - self.span)
 
