@@ -14,7 +14,8 @@ from torch import nn
 
 from atdkit.benchmark.checkpoint import CheckpointError, check_layout, layout_of, read_tensors, state_dict_of
 from atdkit.benchmark.layers.feature_pyramid import FeatureExtractor
-from atdkit.benchmark.methods.animeinterp.gridnet import GridNet
+from atdkit.benchmark.layers.grid_blocks import residual_block
+from atdkit.benchmark.layers.gridnet import GridNet
 from atdkit.benchmark.methods.animeinterp.rfr import RFR, resize_flow
 from atdkit.benchmark.ops.splatting import softsplat
 
@@ -24,7 +25,7 @@ class AnimeInterp(nn.Module):
         super().__init__()
         self.flownet = RFR()
         self.feat_ext = FeatureExtractor()
-        self.synnet = GridNet(6, 2 * 32, 2 * 64, 2 * 96, 3)
+        self.synnet = GridNet((32, 64, 96), (6, 2 * 32, 2 * 64, 2 * 96), tail=residual_block(32, 3))
         # channels-last weights make every convolution run channels-last (about 1.5x faster on
         # CPU with oneDNN, and the layout tensor cores want); the values are the same
         self.to(memory_format=torch.channels_last)

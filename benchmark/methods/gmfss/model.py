@@ -27,7 +27,7 @@ from torch import nn
 
 from atdkit.benchmark.checkpoint import CheckpointError, check_layout, layout_of, read_tensors, state_dict_of
 from atdkit.benchmark.methods.gmfss.feature import FeatureNet
-from atdkit.benchmark.methods.gmfss.fusion import GridNet
+from atdkit.benchmark.methods.gmfss.fusion import FusionNet
 from atdkit.benchmark.methods.gmfss.gmflow import GMFlow
 from atdkit.benchmark.methods.gmfss.metric import MetricNet
 from atdkit.benchmark.methods.gmfss.warp import softmax_splat
@@ -63,7 +63,7 @@ class GMFSS(nn.Module):
         self.flownet = GMFlow()
         self.metricnet = MetricNet()
         self.feat_ext = FeatureNet()
-        self.fusionnet = GridNet()
+        self.fusionnet = FusionNet()
 
     @classmethod
     def from_folder(cls, folder: str | Path, device: str | torch.device = "cpu") -> GMFSS:
