@@ -34,7 +34,7 @@ from atdkit.benchmark.methods.superslomo.unet import UNet as SuperSloMoUNet
 from atdkit.images import resize
 from atdkit.store import Dataset
 from atdkit.video import open_video
-from helpers import ffmpeg_decode, read_png, run_cli, shared
+from helpers import ffmpeg_decode, read_png, run_cli, shared, tiny_atd_layout
 
 torch.set_num_threads(1)
 
@@ -345,3 +345,11 @@ def test_a_training_step_trains_the_refinement_and_mask_networks_only(checkpoint
     with torch.no_grad():
         after = torch.nn.functional.l1_loss(network(frame1, frame3), frame2)
     assert after < loss.detach()
+
+
+def test_bench_scores_the_official_layout_with_replicated_neighbours(checkpoint, tmp_path):
+    tiny_atd_layout(tmp_path / "atd", 2)
+    run_bench(tmp_path / "atd", ["qvi"], tmp_path / "r", size=(96, 64), device="cpu", weights={"qvi": checkpoint})
+    rows = pq.read_table(tmp_path / "r" / "per_triplet.parquet").to_pandas()
+    assert list(rows["status"]) == ["ok", "ok"] and np.isfinite(rows["psnr"]).all()
+    assert (rows["note"] == "neighbours: replicated (no source film recorded)").all()
