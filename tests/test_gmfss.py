@@ -21,7 +21,7 @@ import torch
 from atdkit.benchmark import methods
 from atdkit.benchmark.harness import BenchError, run_bench
 from atdkit.benchmark.methods import MethodError
-from atdkit.benchmark.methods.gmfss import GMFSS, METHOD
+from atdkit.benchmark.methods.gmfss import GMFSS, METHOD, UNION_METHOD, GMFSSUnion
 from atdkit.benchmark.methods.gmfss.gmflow import GMFlow
 from atdkit.benchmark.methods.gmfss.gmflow.matching import FlowPropagation, global_matching, local_matching
 from atdkit.benchmark.methods.gmfss.gmflow.transformer import add_position, shift_mask, window_attention
@@ -457,3 +457,124 @@ def test_bench_scores_it_from_the_release_folder(tmp_path, release):
     assert recorded["files"] == {name: methods.sha256(release / name) for name in RELEASE}
     with pytest.raises((BenchError, MethodError), match="given with --weights gmfss=.... is not a folder"):
         run_bench(tmp_path / "atd", ["gmfss"], tmp_path / "r2", device="cpu", weights={"gmfss": release / "metric.pkl"})
+
+
+# --- the union model (GMFSS_Fortuna's --union): the base's parts, FusionNet_u and RIFE 4.6 -------------
+
+
+def rife_layout() -> list:
+    """rife.pkl: GMFSS_Fortuna's ``model/IFNet_HDv3.py`` (RIFE 4.6's): four IFBlocks of 192, 128, 96 and 64
+    channels (7, then 12 inputs), each two stride-2 convolutions (LeakyReLU), eight ResConvs, a transposed 4x4 to 24."""
+    layout = []
+    for block, (inputs, width) in enumerate(zip((7, 12, 12, 12), (192, 128, 96, 64))):
+        name = f"block{block}"
+        layout += [
+            (f"{name}.conv0.0.0.weight", (width // 2, inputs, 3, 3)),
+            (f"{name}.conv0.0.0.bias", (width // 2,)),
+            (f"{name}.conv0.1.0.weight", (width, width // 2, 3, 3)),
+            (f"{name}.conv0.1.0.bias", (width,)),
+        ]
+        for j in range(8):
+            layout += [
+                (f"{name}.convblock.{j}.beta", (1, width, 1, 1)),
+                (f"{name}.convblock.{j}.conv.weight", (width, width, 3, 3)),
+                (f"{name}.convblock.{j}.conv.bias", (width,)),
+            ]
+        layout += [(f"{name}.lastconv.0.weight", (width, 24, 4, 4)), (f"{name}.lastconv.0.bias", (24,))]
+    return layout
+
+
+UNION_RELEASE = {
+    **RELEASE,
+    "fusionnet.pkl": ("fusionnet", lambda: fusion_layout("residual_model_head0", 9)),
+    "rife.pkl": ("ifnet", rife_layout),
+}
+
+
+@pytest.fixture(scope="module")
+def union_release(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gmfss_union") / "train_log"
+    folder.mkdir()
+    for seed, (name, (_, layout)) in enumerate(UNION_RELEASE.items(), 10):
+        torch.save(random_state(layout(), seed), folder / name)
+    return folder
+
+
+def test_the_union_parts_have_the_released_layouts():
+    model = GMFSSUnion()
+    for name, (attribute, layout) in UNION_RELEASE.items():
+        state = getattr(model, attribute).state_dict()
+        assert sorted((key, tuple(t.shape)) for key, t in state.items()) == sorted(layout()), name
+    assert len(model.ifnet.state_dict()) == 120 and "residual_model_head" not in dict(model.fusionnet.named_children())
+
+
+def test_the_union_release_folder_loads_strictly(union_release):
+    network = GMFSSUnion.from_folder(union_release)
+    assert not network.training
+    for seed, (name, (attribute, layout)) in enumerate(UNION_RELEASE.items(), 10):
+        loaded = getattr(network, attribute).state_dict()
+        assert all(torch.equal(loaded[key], value) for key, value in random_state(layout(), seed).items()), name
+
+
+def union_refusal(folder) -> str:
+    with pytest.raises(MethodError) as error:
+        UNION_METHOD.load({"gmfss-union": folder}, torch.device("cpu"))
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def test_a_base_folder_given_to_union_is_refused_in_one_line(tmp_path, release, union_release):
+    assert union_refusal(release) == (
+        f"{release}: lacks rife.pkl (GMFSS_Fortuna's union release: flownet.pkl, metric.pkl, feat.pkl, fusionnet.pkl, "
+        "rife.pkl); without rife.pkl it looks like the base release (--weights gmfss=FOLDER)"
+    )
+    mixed = tmp_path / "mixed"  # the base release with a rife.pkl beside it: its fusionnet.pkl is the base's
+    mixed.mkdir()
+    for name in UNION_RELEASE:
+        (mixed / name).write_bytes(((release if name in RELEASE else union_release) / name).read_bytes())
+    message = union_refusal(mixed)
+    assert message.startswith(f"{mixed / 'fusionnet.pkl'}: not GMFSS union's fusionnet.pkl (FusionNet_u.GridNet): ")
+    assert "6 missing keys (residual_model_head0.0.weight," in message
+    assert "6 unexpected keys (residual_model_head.0.weight," in message
+    assert refusal(union_release).endswith("the folder holds rife.pkl: the union release?")  # and the reverse
+
+
+def test_union_forward_on_real_frames_at_two_timesteps(union_release, real_pair):
+    interpolate = UNION_METHOD.load({"gmfss-union": union_release}, torch.device("cpu"))
+    assert UNION_METHOD.any_timestep and UNION_METHOD.fit is None
+    frame1, frame3 = real_pair
+    with torch.inference_mode():
+        both = interpolate(torch.cat([frame1, frame1]), torch.cat([frame3, frame3]), None, t=torch.tensor([0.5, 0.2]))
+        alone = interpolate(frame1, frame3, None, t=0.2)
+    assert both.shape == (2, 3, 60, 90) and torch.isfinite(both).all()
+    assert both.min() >= 0 and both.max() <= 1 and not torch.equal(both[0], both[1])
+    torch.testing.assert_close(both[1:], alone, atol=1e-4, rtol=0)
+
+
+def test_union_fusion_sees_rifes_frame_between_the_splatted_ones(union_release, real_pair):
+    network = GMFSSUnion.from_folder(union_release)
+    frame0, frame1 = (torch.nn.functional.interpolate(f, size=(64, 128), mode="bilinear") for f in real_pair)
+    seen = []
+    hook = network.fusionnet.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    try:
+        with torch.inference_mode():
+            motion = network.motion(frame0, frame1)
+            network.synthesise(motion, 0.0)
+            network.synthesise(motion, 0.3)
+            rife = network.ifnet(*motion.frames, 0.3)
+    finally:
+        hook.remove()
+    at0, at3 = seen  # frame 0 splatted, RIFE's frame, frame 1 splatted: 9 channels
+    assert at0.shape == (1, 9, 32, 64)
+    torch.testing.assert_close(at0[:, :3], motion.frames[0])
+    torch.testing.assert_close(at3[:, 3:6], rife)
+    assert not torch.allclose(at0[:, 3:6], at3[:, 3:6], atol=1e-3)
+
+
+def test_union_listed_with_where_to_get_its_release(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "1000")
+    monkeypatch.setenv("ATDKIT_WEIGHTS", str(tmp_path))
+    status, err = atdkit(capsys, "bench", "--list")
+    row = next(line for line in err.splitlines() if " gmfss-union " in line)
+    assert status == 0 and "gmfss-union: missing (get it from the folder train_log/ of the 'union model' zip" in row

@@ -26,10 +26,13 @@ class GridNet(nn.Module):
         head_channels: tuple[int, int, int, int],
         tail: nn.Module,
         upsample: Callable[[int, int], nn.Module] = upsample_block,
+        head_name: str = "residual_model_head",
     ):
-        """``head_channels``: the frames' channels, then the warped features' at each row's resolution."""
+        """``head_channels``: the frames' channels, then the warped features' at each row's resolution;
+        ``head_name``: what the release calls the frames' head (GMFSS's union model: ``residual_model_head0``)."""
         super().__init__()
-        self.residual_model_head = residual_block(head_channels[0], rows[0])
+        self.head_name = head_name
+        self.add_module(head_name, residual_block(head_channels[0], rows[0]))
         for row, inputs in enumerate(head_channels[1:], 1):
             self.add_module(f"residual_model_head{row}", residual_block(inputs, rows[row - 1]))
         for row, channels in enumerate(rows):  # in the released checkpoints' order
@@ -46,7 +49,7 @@ class GridNet(nn.Module):
 
     def forward(self, frames: torch.Tensor, features_full, features_half, features_quarter) -> torch.Tensor:
         # column 0: the heads, and down the rows
-        x00 = self.residual_model_head(frames) + self.residual_model_head1(features_full)
+        x00 = self.get_submodule(self.head_name)(frames) + self.residual_model_head1(features_full)
         x10 = self.downsample_model_10(x00) + self.residual_model_head2(features_half)
         x20 = self.downsample_model_20(x10) + self.residual_model_head3(features_quarter)
         # column 1: lateral, and down the rows

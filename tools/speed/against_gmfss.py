@@ -1,33 +1,36 @@
 """atdkit's GMFSS against your checkout of GMFSS_Fortuna: same weights, same frames; largest differences, seconds.
 
-    python tools/speed/against_gmfss.py --repo CHECKOUT [--size 256x448] [--threads N]
+    python tools/speed/against_gmfss.py --repo CHECKOUT [--union] [--size 256x448] [--threads N]
 
 CHECKOUT is a checkout of github.com/98mxr/GMFSS_Fortuna (not part of atdkit; nothing of it is
 copied). Its base model (``model/GMFSS_infer_b.py``, what ``inference_video.py`` runs without
-``--union``) is imported and run as it is, on the CPU: without CuPy it falls back, by its own code, to
-its pure-PyTorch splatting (``model/softsplat_torch.py``), independent of atdkit's
-(``benchmark/ops/splatting.py``). The one adaptation: that module sets
-``torch.set_float32_matmul_precision("medium")`` when imported, which this script puts back to
-"highest" (both models then run in full float32).
+``--union``), or with ``--union`` its union model (``model/GMFSS_infer_u.py``), is imported and run
+as it is, on the CPU: without CuPy it falls back, by its own code, to its pure-PyTorch splatting
+(``model/softsplat_torch.py``), independent of atdkit's (``benchmark/ops/splatting.py``). The one
+adaptation: that module sets ``torch.set_float32_matmul_precision("medium")`` when imported, which
+this script puts back to "highest" (both models then run in full float32).
 
-Weights: the four files of the release folder (flownet.pkl, metric.pkl, feat.pkl, fusionnet.pkl),
-written from the original modules' own state dicts with seeded random values (every parameter
-perturbed, so none keeps a neutral initial value; the last convolution scaled so the frame spreads
-over (0, 1) rather than sitting at the clamp), loaded by the original's ``load_model`` and by
-atdkit's ``GMFSS.from_folder``. Frames: frame1 and frame3 of the real triplet in
-../shared/data/triplets/ccvfi_dragon_1080p, resized to ``--size`` (sides multiples of 64).
+Weights: the files of the release folder (flownet.pkl, metric.pkl, feat.pkl, fusionnet.pkl; the
+union's also rife.pkl, RIFE 4.6's IFNet), written from the original modules' own state dicts with
+seeded random values (every parameter perturbed, so none keeps a neutral initial value; the last
+convolution scaled so the frame spreads over (0, 1) rather than sitting at the clamp), loaded by the
+original's ``load_model`` and by atdkit's ``GMFSS.from_folder`` (``GMFSSUnion.from_folder``). Frames:
+frame1 and frame3 of the real triplet in ../shared/data/triplets/ccvfi_dragon_1080p, resized to
+``--size`` (sides multiples of 64).
 
 Compared: both flows and both splatting metrics (the original's ``reuse``); the frames at t = 0.5 and
 0.25 (its ``inference``) with its own splatting; each splatting against the original's in float64
 (the original computes bilinear weights from absolute float32 positions, atdkit from the flow's
-fraction); the frames again with the original's splatting replaced by atdkit's (then the splatting
-is not compared: what remains is the rest of the network).
+fraction); for the union, RIFE's frame from the half-resolution frames at each t; the frames again
+with the original's splatting replaced by atdkit's (then the splatting is not compared: what remains
+is the rest of the network).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import io
 import os
 import sys
@@ -39,19 +42,21 @@ import cv2
 import torch
 import torch.nn.functional as F
 
-from atdkit.benchmark.methods.gmfss import GMFSS
+from atdkit.benchmark.methods.gmfss import GMFSS, GMFSSUnion
 from atdkit.benchmark.methods.gmfss.warp import softmax_splat
 
 REPO = Path(__file__).resolve().parents[2]
 TRIPLET = REPO.parent / "shared" / "data" / "triplets" / "ccvfi_dragon_1080p"
 TIMES = (0.5, 0.25)
+BASE, UNION = "model.GMFSS_infer_b", "model.GMFSS_infer_u"  # the original's two models
 
 
-def original_model(checkout: Path):
-    """GMFSS_Fortuna's base ``Model`` class, imported from the checkout (its CPU fallback splatting)."""
+def original_model(checkout: Path, module: str):
+    """GMFSS_Fortuna's ``Model`` class of ``module`` (base or union), imported from the checkout (its CPU
+    fallback splatting)."""
     sys.path.insert(0, str(checkout))
     with contextlib.redirect_stdout(io.StringIO()):  # it announces its fallback
-        from model.GMFSS_infer_b import Model
+        Model = importlib.import_module(module).Model
     torch.set_float32_matmul_precision("highest")  # model/softsplat_torch.py set "medium"
     return Model
 
@@ -61,6 +66,8 @@ def random_release(model, folder: Path) -> None:
     generator = torch.Generator().manual_seed(0)
     parts = {"flownet.pkl": model.flownet, "metric.pkl": model.metricnet, "feat.pkl": model.feat_ext}
     parts["fusionnet.pkl"] = model.fusionnet
+    if hasattr(model, "ifnet"):  # the union's
+        parts["rife.pkl"] = model.ifnet
     for name, part in parts.items():
         state = part.state_dict()
         for key, tensor in state.items():
@@ -89,6 +96,7 @@ def largest(a: torch.Tensor, b: torch.Tensor) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, required=True, help="checkout of github.com/98mxr/GMFSS_Fortuna")
+    parser.add_argument("--union", action="store_true", help="the union model (inference_video.py --union)")
     parser.add_argument("--size", default="256x448", help="HxW, multiples of 64 (default 256x448)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
@@ -99,15 +107,16 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     height, width = (int(side) for side in args.size.split("x"))
     frame0, frame1 = frames((height, width))
-    print(f"atdkit's GMFSS against {args.repo.resolve()} on the CPU at {width}x{height}, {args.threads} threads")
+    name, module, network = ("union", UNION, GMFSSUnion) if args.union else ("base", BASE, GMFSS)
+    print(f"atdkit's GMFSS {name} against {args.repo.resolve()} on the CPU at {width}x{height}, {args.threads} threads")
 
-    Model = original_model(args.repo)
+    Model = original_model(args.repo, module)
     torch.manual_seed(0)
     original = Model()
     with tempfile.TemporaryDirectory() as folder:
         random_release(original, Path(folder))
         original.load_model(folder, -1)
-        ours = GMFSS.from_folder(folder)
+        ours = network.from_folder(folder)
     original.eval()
     original.device()
 
@@ -135,7 +144,9 @@ def main() -> None:
         )
         print_frames("its own splatting (model/softsplat_torch.py, independent)", found, expected)
         splat_precision(frame0, reuse)
-        with atdkit_splatting():
+        if args.union:
+            rife_frames(original, ours, motion)
+        with atdkit_splatting(module):
             print_frames(
                 "its splatting replaced by atdkit's (not independent)",
                 found,
@@ -170,10 +181,21 @@ def splat_precision(frame0: torch.Tensor, reuse) -> None:
     )
 
 
+def rife_frames(original, ours, motion) -> None:
+    """The union's RIFE frame from the half-resolution frames at each t, as the original's ``inference`` calls
+    its IFNet, against atdkit's."""
+    half0, half1 = motion.frames
+    differences = ", ".join(
+        f"t = {t}: {largest(ours.ifnet(half0, half1, t), original.ifnet(torch.cat((half0, half1), 1), t)):.2g}"
+        for t in TIMES
+    )
+    print(f"RIFE 4.6's frame (rife.pkl) at half resolution: largest differences {differences}")
+
+
 @contextlib.contextmanager
-def atdkit_splatting():
+def atdkit_splatting(module: str):
     """The original's ``warp`` (its softsplat) replaced by atdkit's softmax splatting for the block."""
-    import model.GMFSS_infer_b as infer
+    infer = importlib.import_module(module)
 
     saved = infer.warp
     infer.warp = lambda values, flow, metric, strMode: softmax_splat(values, flow, metric)

@@ -49,3 +49,17 @@ class FusionNet(GridNet):
         """Frames: both half-resolution frames and both splatted ones (12 channels); features: 2 x 64, 2 x 128
         and 2 x 192 splatted channels. Returns the frame (B, 3, 2h, 2w) from inputs at (h, w)."""
         super().__init__(ROWS, (12, 2 * 64, 2 * 128, 2 * 192), PixelShuffleTail(ROWS[0]), upsample=upsample_block)
+
+
+class UnionFusionNet(GridNet):
+    """The union model's (``FusionNet_u.GridNet``): the same network, its frame head taking 9 channels (frame 0
+    splatted, RIFE's frame, frame 1 splatted), named ``residual_model_head0`` in the released ``fusionnet.pkl``."""
+
+    def __init__(self):
+        super().__init__(
+            ROWS,
+            (9, 2 * 64, 2 * 128, 2 * 192),
+            PixelShuffleTail(ROWS[0]),
+            upsample=upsample_block,
+            head_name="residual_model_head0",
+        )

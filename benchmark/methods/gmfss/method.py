@@ -8,7 +8,9 @@ computed at half that resolution with no further scaling. RGB in [0, 1], no othe
 script's truncation to 8 bits is left to the scoring profile.
 
 The weight key ``gmfss`` names the release's FOLDER (the ``train_log`` of the zip): it must hold
-flownet.pkl, metric.pkl, feat.pkl and fusionnet.pkl, each a state dict checked strictly.
+flownet.pkl, metric.pkl, feat.pkl and fusionnet.pkl, each a state dict checked strictly. ``gmfss-union``
+(``inference_video.py --union``) fits frames the same way; its folder also holds rife.pkl, and its
+fusionnet.pkl is the union's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 from atdkit.benchmark.checkpoint import CheckpointError
 from atdkit.benchmark.methods import Method, MethodError, WeightFile
 from atdkit.benchmark.methods.gmfss.model import GMFSS, MULTIPLE
+from atdkit.benchmark.methods.gmfss.union import GMFSSUnion
 
 RELEASE = WeightFile(
     key="gmfss",
@@ -28,6 +31,16 @@ RELEASE = WeightFile(
     source="the folder train_log/ of the 'GMFSS model' zip linked from github.com/98mxr/GMFSS_Fortuna's README "
     "(drive.google.com/file/d/1BKz8UDAPEt713IVUSZSpzpfz_Fi2Tfd_), holding flownet.pkl, metric.pkl, feat.pkl and "
     "fusionnet.pkl; name the folder: --weights gmfss=FOLDER",
+    folder=True,
+)
+UNION_RELEASE = WeightFile(
+    key="gmfss-union",
+    filename="gmfss-union",
+    source="the folder train_log/ of the 'union model' zip linked from github.com/98mxr/GMFSS_Fortuna's README "
+    "(drive.google.com/file/d/1Mvd1GxkWf-DpfE9OPOtqRM9KNk20kLP3; or its AnimeRun fine-tune, the 'new union model', "
+    "drive.google.com/file/d/1_03uH6IvetezZIaYZzacxuXu-R4TklVc), holding flownet.pkl, metric.pkl, feat.pkl, "
+    "fusionnet.pkl and rife.pkl; name the folder: "
+    "--weights gmfss-union=FOLDER",
     folder=True,
 )
 
@@ -52,12 +65,15 @@ def interpolator(network: GMFSS):
     return interpolate
 
 
-def load(weights: dict[str, Path], device: torch.device):
-    try:
-        network = GMFSS.from_folder(weights[RELEASE.key], device)
-    except CheckpointError as error:
-        raise MethodError(str(error)) from None
-    return interpolator(network)
+def loader(network_class: type[GMFSS], release: WeightFile):
+    def load(weights: dict[str, Path], device: torch.device):
+        try:
+            network = network_class.from_folder(weights[release.key], device)
+        except CheckpointError as error:
+            raise MethodError(str(error)) from None
+        return interpolator(network)
+
+    return load
 
 
 METHOD = Method(
@@ -65,7 +81,16 @@ METHOD = Method(
     "GMFSS (GMFSS_Fortuna base): GMFlow flows both ways at half resolution, learnt metric, softmax splatting "
     "of frames and features, GridNet fusion; frames resized (bilinear, not antialiased) up to multiples of 64 "
     "and back, as its inference_video.py; any t",
-    load,
+    loader(GMFSS, RELEASE),
     weights=(RELEASE,),
+    any_timestep=True,
+)
+UNION_METHOD = Method(
+    "gmfss-union",
+    "GMFSS union (GMFSS_Fortuna --union): GMFSS whose GridNet fusion also takes RIFE 4.6's frame at t from the "
+    "half-resolution frames; frames resized (bilinear, not antialiased) up to multiples of 64 and back, as its "
+    "inference_video.py; any t",
+    loader(GMFSSUnion, UNION_RELEASE),
+    weights=(UNION_RELEASE,),
     any_timestep=True,
 )

@@ -65,29 +65,37 @@ class GMFSS(nn.Module):
         self.feat_ext = FeatureNet()
         self.fusionnet = FusionNet()
 
+    release = "GMFSS_Fortuna's base release"
+    files = FILES
+
     @classmethod
     def from_folder(cls, folder: str | Path, device: str | torch.device = "cpu") -> GMFSS:
-        """The network with the weights of a release folder (flownet.pkl, metric.pkl, feat.pkl, fusionnet.pkl),
-        each file loaded strictly, in eval mode on ``device``; CheckpointError (one line) otherwise."""
+        """The network with the weights of a release folder (``files``: flownet.pkl, metric.pkl, feat.pkl,
+        fusionnet.pkl), each file loaded strictly, in eval mode on ``device``; CheckpointError (one line) otherwise."""
         folder = Path(folder)
-        names = ", ".join(name for name, _ in FILES.values())
+        names = ", ".join(name for name, _ in cls.files.values())
         if not folder.is_dir():
             raise CheckpointError(f"{folder}: not a folder: GMFSS's weights are the folder of its release ({names})")
-        missing = [name for name, _ in FILES.values() if not (folder / name).is_file()]
+        missing = [name for name, _ in cls.files.values() if not (folder / name).is_file()]
         if missing:
-            raise CheckpointError(f"{folder}: lacks {', '.join(missing)} (GMFSS_Fortuna's base release: {names})")
+            hint = cls.hint(folder, missing)
+            raise CheckpointError(f"{folder}: lacks {', '.join(missing)} ({cls.release}: {names}){hint}")
         model = cls()
-        for attribute, (name, what) in FILES.items():
+        for attribute, (name, what) in cls.files.items():
             part, path = getattr(model, attribute), folder / name
             state = state_dict_of(read_tensors(path), path)
             try:
                 check_layout(state, layout_of(part), path, what)
             except CheckpointError as error:
-                if (folder / UNION_ONLY).exists():
-                    raise CheckpointError(f"{error}; the folder holds {UNION_ONLY}: the union release?") from None
-                raise
+                raise CheckpointError(f"{error}{cls.hint(folder)}") from None
             part.load_state_dict(state, strict=True)
         return model.to(device).eval()
+
+    @classmethod
+    def hint(cls, folder: Path, missing=()) -> str:
+        """What a complete folder whose files do not fit looks like: the union release if it holds rife.pkl."""
+        union = not missing and (folder / UNION_ONLY).exists()
+        return f"; the folder holds {UNION_ONLY}: the union release?" if union else ""
 
     def motion(self, frame0: torch.Tensor, frame1: torch.Tensor) -> Motion:
         height, width = frame0.shape[-2:]
@@ -107,7 +115,12 @@ class GMFSS(nn.Module):
         frame0t, features0t = splat(half0, motion.features[0], t * flow01, t * metric0)
         frame1t, features1t = splat(half1, motion.features[1], (1 - t) * flow10, (1 - t) * metric1)
         features = [torch.cat(pair, dim=1) for pair in zip(features0t, features1t)]
-        return self.fusionnet(torch.cat([half0, frame0t, frame1t, half1], dim=1), *features).clamp(0, 1)
+        return self.fusionnet(self.fusion_frames(motion, frame0t, frame1t, t), *features).clamp(0, 1)
+
+    def fusion_frames(self, motion: Motion, frame0t, frame1t, t) -> torch.Tensor:
+        """The fusion's frame channels: [frame 0, splatted 0, splatted 1, frame 1], all at half resolution."""
+        half0, half1 = motion.frames
+        return torch.cat([half0, frame0t, frame1t, half1], dim=1)
 
     def forward(self, frame0: torch.Tensor, frame1: torch.Tensor, t: float | torch.Tensor = 0.5) -> torch.Tensor:
         return self.synthesise(self.motion(frame0, frame1), t)
