@@ -26,8 +26,7 @@ from torch import nn
 from atdkit.benchmark.checkpoint import CheckpointError, check_layout, layout_of, read_tensors, state_dict_of
 from atdkit.benchmark.methods.rife.hdv3 import TEACHER_INPUTS, HDBlock, HDIFNet
 from atdkit.benchmark.methods.rife.v4_6 import IFNet
-from atdkit.benchmark.methods.rife.v4_15 import EncodedIFNet
-from atdkit.benchmark.methods.rife.v4_22 import RIFE_4_22, RIFE_4_22_LITE, RIFE_4_25, FeatureIFNet
+from atdkit.benchmark.methods.rife.v4_15 import RIFE_4_15, RIFE_4_22, RIFE_4_22_LITE, RIFE_4_25, FeatureIFNet
 
 PRACTICAL = "github.com/hzwer/Practical-RIFE's README"
 VS_RIFE = "github.com/HolyWu/vs-rife/releases/download/model/"
@@ -107,7 +106,7 @@ RELEASES = {
         Release(
             "rife-4.15",
             "RIFE 4.15",
-            EncodedIFNet,
+            lambda: FeatureIFNet(RIFE_4_15),
             "flownet_v4.15.pkl",
             f"Practical-RIFE 4.15 of 2024-03-11 (train_log/flownet.pkl of the zip linked from {PRACTICAL}: "
             f"drive.google.com/file/d/1xlem7cfKoMaiLzjoeum8KIQTYO-9iqG5; or {VS_RIFE}flownet_v4.15.pkl)",
