@@ -478,3 +478,34 @@ def backbone_file(tmp_path, net: str, seed: int):
     path = tmp_path / f"{net}-random.pth"
     torch.save(state, path)
     return path, state
+
+
+Layout = list[tuple[str, tuple[int, ...]]]  # a checkpoint's (key, shape)s, as a release holds them
+
+
+def rife_block_layout(name: str, inputs: int, width: int, outputs: int) -> Layout:
+    """One RIFE 4.x IFBlock as the releases hold it: two stride-2 convolutions, eight ResConvs (with their
+    beta), a transposed 4x4 convolution to 4 x ``outputs`` channels."""
+    layout = [
+        (f"{name}.conv0.0.0.weight", (width // 2, inputs, 3, 3)),
+        (f"{name}.conv0.0.0.bias", (width // 2,)),
+        (f"{name}.conv0.1.0.weight", (width, width // 2, 3, 3)),
+        (f"{name}.conv0.1.0.bias", (width,)),
+    ]
+    for j in range(8):
+        layout += [
+            (f"{name}.convblock.{j}.beta", (1, width, 1, 1)),
+            (f"{name}.convblock.{j}.conv.weight", (width, width, 3, 3)),
+            (f"{name}.convblock.{j}.conv.bias", (width,)),
+        ]
+    return layout + [
+        (f"{name}.lastconv.0.weight", (width, 4 * outputs, 4, 4)),
+        (f"{name}.lastconv.0.bias", (4 * outputs,)),
+    ]
+
+
+def rife_blocks_layout(inputs: list[int], widths: list[int], outputs: int) -> Layout:
+    """``block0``, ``block1``, ... of a RIFE 4.x flownet.pkl (RIFE 4.6's: [7, 12, 12, 12], [192, 128, 96, 64], 6)."""
+    return [
+        entry for i, (n, w) in enumerate(zip(inputs, widths)) for entry in rife_block_layout(f"block{i}", n, w, outputs)
+    ]

@@ -27,7 +27,7 @@ from atdkit.benchmark.methods.gmfss.gmflow.matching import FlowPropagation, glob
 from atdkit.benchmark.methods.gmfss.gmflow.transformer import add_position, shift_mask, window_attention
 from atdkit.benchmark.methods.gmfss.method import fitted_size
 from atdkit.benchmark.methods.gmfss.warp import softmax_splat
-from helpers import atdkit, shared, tiny_atd_layout
+from helpers import atdkit, rife_blocks_layout, shared, tiny_atd_layout
 
 ROWS = (64, 128, 192)
 
@@ -180,16 +180,21 @@ def test_the_parts_have_the_released_layouts():
     assert sizes == {"flownet.pkl": 4_716_720, "metric.pkl": 120_070, "feat.pkl": 813_510, "fusionnet.pkl": 7_845_806}
 
 
-def test_the_release_folder_loads_strictly(network):
+def check_loaded(network, release: dict, first_seed: int = 0) -> None:
+    """``network`` is in eval mode and holds every file's synthesised values."""
     assert not network.training
-    for seed, (name, (attribute, layout)) in enumerate(RELEASE.items()):
+    for seed, (name, (attribute, layout)) in enumerate(release.items(), first_seed):
         loaded = getattr(network, attribute).state_dict()
         assert all(torch.equal(loaded[key], value) for key, value in random_state(layout(), seed).items()), name
 
 
-def refusal(folder) -> str:
+def test_the_release_folder_loads_strictly(network):
+    check_loaded(network, RELEASE)
+
+
+def refusal(folder, method=METHOD) -> str:
     with pytest.raises(MethodError) as error:
-        METHOD.load({"gmfss": folder}, torch.device("cpu"))
+        method.load({method.name: folder}, torch.device("cpu"))
     message = str(error.value)
     assert "\n" not in message
     return message
@@ -463,25 +468,8 @@ def test_bench_scores_it_from_the_release_folder(tmp_path, release):
 
 
 def rife_layout() -> list:
-    """rife.pkl: GMFSS_Fortuna's ``model/IFNet_HDv3.py`` (RIFE 4.6's): four IFBlocks of 192, 128, 96 and 64
-    channels (7, then 12 inputs), each two stride-2 convolutions (LeakyReLU), eight ResConvs, a transposed 4x4 to 24."""
-    layout = []
-    for block, (inputs, width) in enumerate(zip((7, 12, 12, 12), (192, 128, 96, 64))):
-        name = f"block{block}"
-        layout += [
-            (f"{name}.conv0.0.0.weight", (width // 2, inputs, 3, 3)),
-            (f"{name}.conv0.0.0.bias", (width // 2,)),
-            (f"{name}.conv0.1.0.weight", (width, width // 2, 3, 3)),
-            (f"{name}.conv0.1.0.bias", (width,)),
-        ]
-        for j in range(8):
-            layout += [
-                (f"{name}.convblock.{j}.beta", (1, width, 1, 1)),
-                (f"{name}.convblock.{j}.conv.weight", (width, width, 3, 3)),
-                (f"{name}.convblock.{j}.conv.bias", (width,)),
-            ]
-        layout += [(f"{name}.lastconv.0.weight", (width, 24, 4, 4)), (f"{name}.lastconv.0.bias", (24,))]
-    return layout
+    """rife.pkl: GMFSS_Fortuna's ``model/IFNet_HDv3.py``, RIFE 4.6's layout."""
+    return rife_blocks_layout([7, 12, 12, 12], [192, 128, 96, 64], 6)
 
 
 UNION_RELEASE = {
@@ -509,23 +497,11 @@ def test_the_union_parts_have_the_released_layouts():
 
 
 def test_the_union_release_folder_loads_strictly(union_release):
-    network = GMFSSUnion.from_folder(union_release)
-    assert not network.training
-    for seed, (name, (attribute, layout)) in enumerate(UNION_RELEASE.items(), 10):
-        loaded = getattr(network, attribute).state_dict()
-        assert all(torch.equal(loaded[key], value) for key, value in random_state(layout(), seed).items()), name
-
-
-def union_refusal(folder) -> str:
-    with pytest.raises(MethodError) as error:
-        UNION_METHOD.load({"gmfss-union": folder}, torch.device("cpu"))
-    message = str(error.value)
-    assert "\n" not in message
-    return message
+    check_loaded(GMFSSUnion.from_folder(union_release), UNION_RELEASE, 10)
 
 
 def test_a_base_folder_given_to_union_is_refused_in_one_line(tmp_path, release, union_release):
-    assert union_refusal(release) == (
+    assert refusal(release, UNION_METHOD) == (
         f"{release}: lacks rife.pkl (GMFSS_Fortuna's union release: flownet.pkl, metric.pkl, feat.pkl, fusionnet.pkl, "
         "rife.pkl); without rife.pkl it looks like the base release (--weights gmfss=FOLDER)"
     )
@@ -533,7 +509,7 @@ def test_a_base_folder_given_to_union_is_refused_in_one_line(tmp_path, release, 
     mixed.mkdir()
     for name in UNION_RELEASE:
         (mixed / name).write_bytes(((release if name in RELEASE else union_release) / name).read_bytes())
-    message = union_refusal(mixed)
+    message = refusal(mixed, UNION_METHOD)
     assert message.startswith(f"{mixed / 'fusionnet.pkl'}: not GMFSS union's fusionnet.pkl (FusionNet_u.GridNet): ")
     assert "6 missing keys (residual_model_head0.0.weight," in message
     assert "6 unexpected keys (residual_model_head.0.weight," in message

@@ -25,28 +25,7 @@ from atdkit.benchmark.harness import fit_inputs, run_bench
 from atdkit.benchmark.methods import MethodError, Padding, get
 from atdkit.benchmark.methods.rife import METHOD, RELEASES, IFNet
 from atdkit.images import read_rgb
-from helpers import moving_square, shared, tiny_atd_layout
-
-Layout = list[tuple[str, tuple[int, ...]]]
-
-
-def block_4x(name: str, inputs: int, width: int, outputs: int) -> Layout:
-    layout = [
-        (f"{name}.conv0.0.0.weight", (width // 2, inputs, 3, 3)),
-        (f"{name}.conv0.0.0.bias", (width // 2,)),
-        (f"{name}.conv0.1.0.weight", (width, width // 2, 3, 3)),
-        (f"{name}.conv0.1.0.bias", (width,)),
-    ]
-    for j in range(8):
-        layout += [
-            (f"{name}.convblock.{j}.beta", (1, width, 1, 1)),
-            (f"{name}.convblock.{j}.conv.weight", (width, width, 3, 3)),
-            (f"{name}.convblock.{j}.conv.bias", (width,)),
-        ]
-    return layout + [
-        (f"{name}.lastconv.0.weight", (width, 4 * outputs, 4, 4)),
-        (f"{name}.lastconv.0.bias", (4 * outputs,)),
-    ]
+from helpers import Layout, moving_square, rife_block_layout, rife_blocks_layout, shared, tiny_atd_layout
 
 
 def encoder(width: int, channels: int) -> Layout:
@@ -81,17 +60,13 @@ def block_hd(name: str, inputs: int, width: int = 90) -> Layout:
     return layout
 
 
-def blocks(inputs: list[int], widths: list[int], outputs: int) -> Layout:
-    return [entry for i, (n, w) in enumerate(zip(inputs, widths)) for entry in block_4x(f"block{i}", n, w, outputs)]
-
-
 LAYOUTS: dict[str, Layout] = {
     "rife-hdv3": [entry for i in range(3) for entry in block_hd(f"block{i}", 7 + 4)] + block_hd("block_tea", 10 + 4),
-    "rife-4.6": blocks([7, 12, 12, 12], [192, 128, 96, 64], 6),
-    "rife-4.15": blocks([7 + 16] + [8 + 4 + 16] * 3, [192, 128, 96, 64], 6) + encoder(32, 8),
-    "rife-4.22": blocks([7 + 16] + [8 + 4 + 16 + 8] * 3, [256, 192, 96, 48], 13) + encoder(32, 8),
-    "rife-4.22-lite": blocks([7 + 8] + [8 + 4 + 8 + 8] * 3, [192, 128, 64, 32], 13) + encoder(16, 4),
-    "rife-4.25": blocks([7 + 8] + [8 + 4 + 8 + 8] * 4, [192, 128, 96, 64, 32], 13) + encoder(16, 4),
+    "rife-4.6": rife_blocks_layout([7, 12, 12, 12], [192, 128, 96, 64], 6),
+    "rife-4.15": rife_blocks_layout([7 + 16] + [8 + 4 + 16] * 3, [192, 128, 96, 64], 6) + encoder(32, 8),
+    "rife-4.22": rife_blocks_layout([7 + 16] + [8 + 4 + 16 + 8] * 3, [256, 192, 96, 48], 13) + encoder(32, 8),
+    "rife-4.22-lite": rife_blocks_layout([7 + 8] + [8 + 4 + 8 + 8] * 3, [192, 128, 64, 32], 13) + encoder(16, 4),
+    "rife-4.25": rife_blocks_layout([7 + 8] + [8 + 4 + 8 + 8] * 4, [192, 128, 96, 64, 32], 13) + encoder(16, 4),
 }
 PARAMETERS = {  # of vs-rife's IFNet (+ Head) per release; HDv3 with its teacher block
     "rife-hdv3": 3_038_015,
@@ -102,7 +77,7 @@ PARAMETERS = {  # of vs-rife's IFNet (+ Head) per release; HDv3 with its teacher
     "rife-4.25": 5_664_776,
 }
 # what 4.22's IFNet_HDv3.py also defines (training only): the teacher block and the timestep estimator
-TRAINING_4_22 = block_4x("teacher", 8 + 4 + 16 + 3 + 8, 96, 13) + [
+TRAINING_4_22 = rife_block_layout("teacher", 8 + 4 + 16 + 3 + 8, 96, 13) + [
     (f"caltime.{i}.{kind}", shape if kind == "weight" else shape[:1])
     for i, shape in (
         (0, (32, 25, 3, 3)),
