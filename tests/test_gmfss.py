@@ -424,18 +424,24 @@ def test_forward_on_real_frames_at_any_timestep(release, real_pair):
     torch.testing.assert_close(both[1:], alone, atol=1e-4, rtol=0)  # batch of 2 or 1: float rounding only
 
 
-def test_each_side_is_splatted_by_its_share_of_the_flow(network, real_pair):
-    """At t = 0 frame 0 is splatted along no flow (itself), at t = 1 frame 1 is; in between each moves."""
+def fusion_frames(network, real_pair, times) -> tuple:
+    """The pair's motion (at 128x64) and the frame channels the fusion network was given at each of ``times``."""
     frame0, frame1 = (torch.nn.functional.interpolate(f, size=(64, 128), mode="bilinear") for f in real_pair)
     seen = []
     hook = network.fusionnet.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
     try:
         with torch.inference_mode():
             motion = network.motion(frame0, frame1)
-            for t in (0.0, 1.0, 0.5):
+            for t in times:
                 network.synthesise(motion, t)
     finally:
         hook.remove()
+    return motion, seen
+
+
+def test_each_side_is_splatted_by_its_share_of_the_flow(network, real_pair):
+    """At t = 0 frame 0 is splatted along no flow (itself), at t = 1 frame 1 is; in between each moves."""
+    motion, seen = fusion_frames(network, real_pair, (0.0, 1.0, 0.5))
     half0, half1 = motion.frames
     at0, at1, middle = seen  # the fusion's frame channels: frame 0, frame 0 splatted, frame 1 splatted, frame 1
     torch.testing.assert_close(at0[:, 3:6], half0)
@@ -530,17 +536,9 @@ def test_union_forward_on_real_frames_at_two_timesteps(union_release, real_pair)
 
 def test_union_fusion_sees_rifes_frame_between_the_splatted_ones(union_release, real_pair):
     network = GMFSSUnion.from_folder(union_release)
-    frame0, frame1 = (torch.nn.functional.interpolate(f, size=(64, 128), mode="bilinear") for f in real_pair)
-    seen = []
-    hook = network.fusionnet.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
-    try:
-        with torch.inference_mode():
-            motion = network.motion(frame0, frame1)
-            network.synthesise(motion, 0.0)
-            network.synthesise(motion, 0.3)
-            rife = network.ifnet(*motion.frames, 0.3)
-    finally:
-        hook.remove()
+    motion, seen = fusion_frames(network, real_pair, (0.0, 0.3))
+    with torch.inference_mode():
+        rife = network.ifnet(*motion.frames, 0.3)
     at0, at3 = seen  # frame 0 splatted, RIFE's frame, frame 1 splatted: 9 channels
     assert at0.shape == (1, 9, 32, 64)
     torch.testing.assert_close(at0[:, :3], motion.frames[0])
