@@ -39,6 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from standins import put_back
 
 from atdkit.benchmark.methods.dain import DAIN
 from atdkit.benchmark.methods.dain.method import interpolate, padding
@@ -202,11 +203,7 @@ def original_code(repo: Path):
             setattr(torch.cuda, name, function)
         del np.int
         sys.path.remove(str(repo))
-        for name, module in saved_modules.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+        put_back(saved_modules)
 
 
 def original_network(repo: Path) -> torch.nn.Module:

@@ -36,6 +36,7 @@ import skimage.filters  # noqa: F401
 import torch
 import torch.nn.functional as F
 from sgm_pair import read
+from standins import put_back
 
 from atdkit.benchmark.methods.animeinterp import AnimeInterp
 from atdkit.benchmark.methods.animeinterp.sgm import VGGFeatures, guide_flows, match_pieces
@@ -123,11 +124,7 @@ def official_code(repo: Path):
         for name in ("float", "bool", "int"):
             delattr(np, name)
         del sys.path[:2]
-        for name, module in saved_modules.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+        put_back(saved_modules)
 
 
 def timed(run):

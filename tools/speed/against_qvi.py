@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
+from standins import put_back
 
 from atdkit.benchmark.methods.qvi import QVI
 from atdkit.benchmark.methods.qvi.model import MEAN, backwarp
@@ -85,11 +86,7 @@ def authors_code(repo: Path):
     finally:
         torch.Tensor.cuda = saved_cuda
         sys.path.remove(str(repo))
-        for name, module in saved_modules.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+        put_back(saved_modules)
 
 
 def released_checkpoint(folder: Path, seed: int) -> tuple[Path, Path]:

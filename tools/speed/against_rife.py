@@ -40,6 +40,7 @@ from pathlib import Path
 
 import cv2
 import torch
+from standins import put_back
 
 from atdkit.benchmark.methods.rife import RELEASES
 from atdkit.images import read_rgb
@@ -85,11 +86,7 @@ def importable(*paths: Path, modules: dict[str, types.ModuleType] | None = None)
         yield
     finally:
         del sys.path[: len(paths)]
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+        put_back(saved)
 
 
 class TrainLog:

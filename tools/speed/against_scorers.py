@@ -47,6 +47,7 @@ import numpy as np
 import skimage.metrics
 import torch
 from perceptual_overhead import random_alexnet
+from standins import put_back
 
 from atdkit.benchmark.layers.imagenet import alexnet_features
 from atdkit.benchmark.methods.dis_warp import interpolate_pair
@@ -101,11 +102,7 @@ def modules(**replacements: types.ModuleType):
     try:
         yield
     finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
+        put_back(saved)
 
 
 def reference_lpips(backbone: Path):
