@@ -106,7 +106,8 @@ def find_films(
         for source_id, row in sources.items()
         if source_id in by_source and row["content_hash"] in file_hashes
     }
-    left = [path for digest, path in file_hashes.items() if digest not in {m.content_hash for m in matches.values()}]
+    matched = {m.content_hash for m in matches.values()}
+    left = {path: digest for digest, path in file_hashes.items() if digest not in matched}  # path -> its hash
     unmatched = {}
     for source_id in sorted(set(by_source) - set(matches)):
         probe = probes.get(source_id)
@@ -117,8 +118,7 @@ def find_films(
         for path in left:
             seen = _probe_file(path, sources[source_id], probe, hashes[first["triplet_id"]][0])
             if seen == "same frames":
-                matches[source_id] = Match(path, "frames", content_hash(path))
-                left.remove(path)
+                matches[source_id] = Match(path, "frames", left.pop(path))
                 break
             if seen == "close":
                 verdict = ("different encode", f"{path} looks like this film but its frames differ from the release's")
