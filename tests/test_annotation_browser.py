@@ -110,11 +110,17 @@ def snapshot(page, name: str) -> None:
 
 
 def wait_for_triplet_change(page, previous: str) -> str:
-    page.wait_for_function(
-        "(old) => { const h = [...document.querySelectorAll('h3')].find(e => e.innerText.startsWith('Triplet'));"
-        " return h && !h.innerText.endsWith(old); }",
-        arg=previous,
-    )
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "(old) => { const h = [...document.querySelectorAll('h3')].find(e => e.innerText.startsWith('Triplet'));"
+            " return h && !h.innerText.endsWith(old); }",
+            arg=previous,
+        )
+    except PlaywrightTimeout:
+        shown = page.locator("[data-testid=stAlert], [data-testid=stException]").all_inner_texts()
+        raise AssertionError(f"still on {previous} after 30 s; the page says {shown}") from None
     settled(page)
     return shown_triplet(page)
 
@@ -208,6 +214,7 @@ def test_two_annotators_label_in_real_browsers_then_consolidate(server, browser,
         bob.wait_for_function(
             '([n, v]) => document.querySelector(`input[aria-label="RoI ${n}"]`).value === v', arg=[name, str(value)]
         )
+        settled(bob)  # the run the typed value started has finished, as a person would see before going on
     bob.locator(".st-key-label_submit button").click()
     assert wait_for_triplet_change(bob, first) == second
     choose(bob, "label_eligible_no")
