@@ -11,7 +11,13 @@ from PIL import Image
 from atdkit.store import atomic_path
 
 JPEG_QUALITY = 95  # what the ATD-12K release's JPEG frames were saved with
-PNG_COMPRESSION = 1  # zlib level: lossless like any other, and several times faster to write than the default 3
+# zlib level 1, each row stored as its difference from the row above, run-length matching: lossless like any
+# other setting; on animation frames 1.6 times faster to write than level 1 with adaptive filters, and no larger
+PNG_SETTINGS = (
+    cv2.IMWRITE_PNG_COMPRESSION, 1,
+    cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP,
+    cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
+)  # fmt: skip
 
 
 class ImageError(ValueError):
@@ -49,7 +55,7 @@ def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def encode(rgb: np.ndarray, suffix: str, jpeg_quality: int = JPEG_QUALITY) -> bytes:
     """``rgb`` encoded as ``suffix`` says (".png" lossless, ".jpg" at ``jpeg_quality``)."""
     jpeg = suffix.lower() in (".jpg", ".jpeg")
-    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if jpeg else [cv2.IMWRITE_PNG_COMPRESSION, PNG_COMPRESSION]
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if jpeg else list(PNG_SETTINGS)
     try:
         ok, data = cv2.imencode(suffix, cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR), params)
     except cv2.error:

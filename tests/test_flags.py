@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
+from atdkit.pipelines.extraction.flags import FrameFacts
 from atdkit.pipelines.extraction.flags import flags as flags_of
-from atdkit.pipelines.extraction.flags import frame_facts
 from atdkit.store import Dataset
 from helpers import cartoon_triplet, run_cli
 
@@ -16,7 +16,7 @@ SIZE = (320, 180)
 
 
 def flags(*lumas: np.ndarray) -> list[str]:
-    return flags_of(*(frame_facts(luma) for luma in lumas))
+    return flags_of(*(FrameFacts(luma) for luma in lumas))
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:

@@ -1,13 +1,14 @@
 """Films -> candidate triplets -> kept triplets (paper, section 3.1).
 
 Per film (the unit of work, see :func:`process_film`):
-1. **Scan**: decode every frame once; on a small luma copy (the analysis size) compute the
-   SSIM of each pair a candidate needs, lazily (a pair is computed only when no earlier
-   pair of the same candidate already failed the band, and at most once).
+1. **Scan**: decode every frame once, on this thread; on two worker threads, fit its luma into
+   the analysis size, compute its SSIM statistics (in recycled buffers) and its SSIM with each
+   earlier frame a candidate pairs it with, each pair once (a first-to-last pair is skipped when
+   the candidate is already known to fail the band); judge the candidates in order here.
 2. **Select**: band verdict, then the redundancy policy (:mod:`.selection`).
-3. **Write**: kept triplets' frames as PNG, converted to RGB only when kept, encoded by a
-   small thread pool while decoding goes on; each triplet folder is renamed into place
-   when complete.
+3. **Write**: kept triplets' frames as PNG, converted to RGB only when kept, converted and
+   encoded by a small thread pool while decoding goes on; each triplet folder is renamed into
+   place when complete.
 4. **Record**: the film's scan cache (candidates with their SSIMs, frame times and
    thumbnails), its kept triplets, and last its ``source.parquet`` row, the done-marker.
 
@@ -117,19 +118,23 @@ class TripletWriter:
         self._resize = settings.resize
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="png")
         self._slots = threading.BoundedSemaphore(pending)
+        self._converting = threading.Lock()
         self._futures: list[Future] = []
 
-    def submit(self, tid: str, rgb_frames: list[np.ndarray]) -> None:
+    def submit(self, tid: str, frames: list[DecodedFrame]) -> None:
+        """Write a triplet's frames, converted to RGB on the writing thread."""
         self._slots.acquire()
-        future = self._pool.submit(self._write, tid, rgb_frames)
+        future = self._pool.submit(self._write, tid, frames)
         future.add_done_callback(lambda _: self._slots.release())
         self._futures.append(future)
 
-    def _write(self, tid: str, rgb_frames: list[np.ndarray]) -> None:
+    def _write(self, tid: str, frames: list[DecodedFrame]) -> None:
         final = self._dataset.triplet_dir(tid)
         tmp = temporary_sibling(final)
         tmp.mkdir(parents=True)
-        for number, rgb in enumerate(rgb_frames, start=1):
+        for number, frame in enumerate(frames, start=1):
+            with self._converting:  # PyAV converts a frame with a converter of its own: one thread at a time
+                rgb = frame.rgb()
             (tmp / f"frame{number}.png").write_bytes(saved_png(rgb, self._resize))
         replace_dir(tmp, final)
 
@@ -235,9 +240,12 @@ class _Analysed:
 
 
 class Scanner:
-    """Decodes nothing itself: takes a film's frames in order, computes the pair SSIMs its
-    candidates need (lazily, each at most once) and hands them to a :class:`Selection` in
-    start order, holding only the last 2 * max(stride) + 1 frames.
+    """Decodes nothing itself: takes a film's frames in order and hands its candidates, judged, to
+    a :class:`Selection` in start order, holding only the last 2 * max(stride) + 1 frames.
+
+    The arithmetic is done by :meth:`prepare` (a frame's statistics) and :meth:`measure` (the SSIMs
+    of every pair of frames a candidate ending at a frame has), on worker threads, in decoding
+    order; :meth:`add` then judges in order from the measured pairs.
 
     Given a frame range, it judges only the candidates starting in it and indexes only its
     frames; it must then be given the range's frames and the span after it."""
@@ -254,23 +262,42 @@ class Scanner:
         self.settings, self.size, self.selection = settings, size, selection
         self.frame_index, self.on_keep, self.frames = frame_index, on_keep, frames
         self.span = 2 * max(settings.strides)
+        self.distances = sorted({k * stride for stride in settings.strides for k in (1, 2)})
         self.window: dict[int, _Analysed] = {}
+        self.prepared: dict[int, Future] = {}  # frame -> its prepare() on a worker, until it leaves the window
         self.pairs: dict[tuple[int, int], float] = {}
-        self.pair_ssim_of = PairSSIM(size[1], size[0])
+        self.engines = threading.local()  # a PairSSIM (its buffers) per worker thread
+        self.spare: list[LumaStats] = []  # statistics of frames that left the window, for reuse
         self.judged: dict[int, list[tuple]] = defaultdict(list)  # start -> (interval, ssims, reason)
 
-    def pair_ssim(self, a: int, b: int) -> float:
-        value = self.pairs.get((a, b))
-        if value is None:
-            value = self.pairs[a, b] = self.pair_ssim_of(self.window[a].stats, self.window[b].stats)
-        return value
-
     def prepare(self, frame: DecodedFrame) -> _Analysed:
-        """The per-frame half of the work (no shared state: may run on any thread)."""
+        """A frame's statistics (no shared state but the spare buffers: may run on any thread)."""
         luma = frame.luma
         if (luma.shape[1], luma.shape[0]) != self.size:
             luma = cv2.resize(luma, self.size, interpolation=cv2.INTER_AREA)
-        return _Analysed(frame, LumaStats.of(luma), thumbnail(luma), flags.frame_facts(luma))
+        stats = LumaStats.of(luma, reuse=self.spare.pop() if self.spare else None)
+        return _Analysed(frame, stats, thumbnail(luma), flags.FrameFacts(luma))
+
+    def measure(self, j: int) -> None:
+        """The SSIMs of frame ``j`` with each earlier frame a candidate ending at ``j`` pairs it with (a
+        worker's task, started after the prepare() of frames up to ``j``)."""
+        engine = getattr(self.engines, "pair_ssim", None)
+        if engine is None:
+            engine = self.engines.pair_ssim = PairSSIM(self.size[1], self.size[0])
+        last = self.prepared[j].result().stats
+        for distance in self.distances:
+            earlier = self.prepared.get(j - distance)
+            if earlier is not None and self._may_be_judged(j - distance, j):
+                self.pairs[j - distance, j] = engine(earlier.result().stats, last)
+
+    def _may_be_judged(self, first: int, last: int) -> bool:
+        """False for a first-to-last pair whose candidate already has a pair out of the band (known by now)."""
+        stride, odd = divmod(last - first, 2)
+        if odd or stride not in self.settings.strides or last - first in self.settings.strides:
+            return True
+        verdict = self.settings.band.verdict
+        halves = (self.pairs.get((first, first + stride)), self.pairs.get((first + stride, last)))
+        return not any(value is not None and verdict(value) for value in halves)
 
     def add(self, analysed: _Analysed) -> None:
         """Take the next frame, in order: judge the candidates it completes."""
@@ -283,7 +310,7 @@ class Scanner:
             start = j - 2 * stride
             if start >= 0 and start in self.frames:
                 frames = (start, start + stride, j)
-                ssims, reason = judge(self.settings.band, lambda a, b: self.pair_ssim(frames[a], frames[b]))  # noqa: B023
+                ssims, reason = judge(self.settings.band, lambda a, b: self.pairs[frames[a], frames[b]])  # noqa: B023
                 hints = None if reason else flags.flags(*(self.window[i].facts for i in frames))
                 self.judged[start].append((stride - 1, ssims, reason, hints))
         self._decide(j - self.span)
@@ -306,9 +333,12 @@ class Scanner:
             )
             if row:
                 self.on_keep(row, [self.window[i].frame for i in row["frames"]])
-        self.window.pop(start, None)
-        for key in [k for k in self.pairs if k[0] <= start]:
-            del self.pairs[key]
+        left = self.window.pop(start, None)
+        self.prepared.pop(start, None)
+        if left is not None:
+            self.spare.append(left.stats)
+        for distance in self.distances:
+            self.pairs.pop((start, start + distance), None)
 
 
 # --------------------------------------------------------------------------- one film
@@ -365,20 +395,27 @@ def _process(job: FilmJob, frames: FrameRange, progress: Progress) -> dict:
 
 
 def _analyse_while_decoding(scanner: Scanner, frames: Iterator[DecodedFrame], ahead: int = 8) -> None:
-    """Decode and prepare frames on this thread while a second one judges candidates, so that
-    both cores work (FFmpeg and OpenCV release the GIL); in order, at most ``ahead`` waiting."""
-    with ThreadPoolExecutor(1, thread_name_prefix="analysis") as analysis:
-        waiting: deque[Future] = deque()
+    """Decode on this thread while two workers prepare and measure frames (FFmpeg, OpenCV and NumPy
+    release the GIL), then judge them here, in order; at most ``ahead`` frames waiting."""
+    with ThreadPoolExecutor(2, thread_name_prefix="analysis") as workers:
+        waiting: deque[tuple[Future, Future]] = deque()
         try:
             for frame in frames:
-                waiting.append(analysis.submit(scanner.add, scanner.prepare(frame)))
+                prepared = scanner.prepared[frame.index] = workers.submit(scanner.prepare, frame)
+                waiting.append((prepared, workers.submit(scanner.measure, frame.index)))
                 if len(waiting) > ahead:
-                    waiting.popleft().result()
+                    _add_when_measured(scanner, *waiting.popleft())
             while waiting:
-                waiting.popleft().result()
+                _add_when_measured(scanner, *waiting.popleft())
         finally:
-            for future in waiting:
-                future.cancel()
+            for pair in waiting:
+                for future in pair:
+                    future.cancel()
+
+
+def _add_when_measured(scanner: Scanner, prepared: Future, measured: Future) -> None:
+    measured.result()
+    scanner.add(prepared.result())
 
 
 def _scan_film(
@@ -409,7 +446,7 @@ def _scan_film(
 
         def on_keep(row: dict, kept_frames: list[DecodedFrame]) -> None:
             if writer:
-                writer.submit(row["triplet_id"], [f.rgb() for f in kept_frames])
+                writer.submit(row["triplet_id"], kept_frames)
 
         scanner = Scanner(settings, size, selection, frame_index, on_keep, frames)
         try:
@@ -544,13 +581,13 @@ def _write_frames(
     stream = open_video(film.path, settings.backend)
     progress("start", film.source_id, last + 1)
     writer = TripletWriter(dataset, settings)
-    held: dict[int, np.ndarray] = {}
+    held: dict[int, DecodedFrame] = {}
     decoded = 0
     try:
         for frame in _reporting(stream.frames(), film.source_id, progress):
             decoded = frame.index + 1
             if frame.index in wanted:
-                held[frame.index] = frame.rgb()
+                held[frame.index] = frame
                 for t in wanted[frame.index]:
                     if t["frames"][-1] == frame.index:
                         writer.submit(t["triplet_id"], [held[i] for i in t["frames"]])

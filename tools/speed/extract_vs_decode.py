@@ -1,21 +1,19 @@
-"""Extraction throughput against decoding alone, on the same file, in one run.
+"""Extraction throughput against FFmpeg decoding alone, on the same file, in one run.
 
-    python tools/speed/extract_vs_decode.py CLIP [--analysis-size 320x180]
+    python tools/speed/extract_vs_decode.py CLIP [CLIP ...] [--repeats 2]
 
-Each mode runs in its own process (so its peak memory can be read) and times only its
-own work, not Python's start-up: every mode runs twice and the second run is timed, so
-one-off costs (lazy imports, first allocations) are not counted as per-frame cost.
-- ``ffmpeg``: the ffmpeg binary decoding every frame to nothing (``-f null``);
-- ``decode``: atdkit's PyAV reader decoding every frame and discarding it (the baseline);
-- ``dry-run``: ``atdkit extract --dry-run`` (decode + SSIM analysis + selection + tables);
+Every mode is a whole process, timed from its start to its exit (Python's start-up and imports
+included), with its CPU time and peak resident memory:
+- ``ffmpeg``: the ffmpeg binary decoding every frame to nothing (``-f null``), the baseline;
+- ``scan``: ``atdkit extract --dry-run`` (decode + SSIM analysis + selection + tables);
 - ``full``: ``atdkit extract`` (the same plus writing the kept frames as PNG).
-Prints frames/s of each, the ratios to ``decode`` and the peak resident memory.
+The modes run in turn, ``--repeats`` times, and the fastest run of each counts. Prints frames/s
+of each and its ratio to ``ffmpeg``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -23,79 +21,63 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def measure(mode: str, clip: Path, analysis_size: str) -> dict:
-    """Run in a child process: time ``mode`` on ``clip`` (second of two runs)."""
-    run_once(mode, clip, analysis_size)
-    return run_once(mode, clip, analysis_size)
+MODES = ("ffmpeg", "scan", "full")
 
 
-def run_once(mode: str, clip: Path, analysis_size: str) -> dict:
-    from atdkit.sizes import parse_size
-    from atdkit.video import ffmpeg_executable, open_video
+def command(mode: str, clip: Path, out: Path) -> list[str]:
+    from atdkit.video import ffmpeg_executable
 
     if mode == "ffmpeg":
+        return [ffmpeg_executable(), "-v", "quiet", "-i", str(clip), "-map", "0:v:0", "-f", "null", "-"]
+    extract = [sys.executable, "-m", "atdkit", "extract", "--videos", str(clip), "--out", str(out)]
+    return extract + (["--dry-run"] if mode == "scan" else [])
+
+
+def run(mode: str, clip: Path) -> dict:
+    """Run ``mode`` once in a fresh process (and a fresh dataset folder): wall and CPU seconds, peak MB."""
+    with tempfile.TemporaryDirectory() as folder, open(Path(folder) / "log", "w+") as log:
         started = time.perf_counter()
-        subprocess.run(
-            [ffmpeg_executable(), "-v", "quiet", "-i", str(clip), "-map", "0:v:0", "-f", "null", "-"], check=True
-        )
+        child = subprocess.Popen(command(mode, clip, Path(folder) / "dataset"), stdout=log, stderr=log)
+        _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
-        stream = open_video(clip)
-        frames = sum(1 for _ in stream.frames())
-        return {"frames": frames, "seconds": seconds}
-    if mode == "decode":
-        stream = open_video(clip)
-        started = time.perf_counter()
-        frames = sum(1 for _ in stream.frames())
-        return {"frames": frames, "seconds": time.perf_counter() - started}
-    from atdkit.pipelines.extraction.films import identify
-    from atdkit.pipelines.extraction.scan import ExtractSettings, FilmJob, process_film
-    from atdkit.store import Dataset
-
-    with tempfile.TemporaryDirectory() as folder:
-        dataset = Dataset(folder)
-        films, _ = identify([clip.resolve()], {})
-        settings = ExtractSettings(dry_run=mode == "dry-run", analysis_size=parse_size(analysis_size))
-        started = time.perf_counter()
-        row = process_film(FilmJob(films[0], settings, dataset.root), lambda *_: None)
-        seconds = time.perf_counter() - started
-    return {"frames": row["frame_count"], "seconds": seconds, "kept": row["kept"]}
+        if status:
+            log.seek(0)
+            raise SystemExit(f"{mode} failed on {clip}: {log.read()[-2000:]}")
+    return {"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}
 
 
-def run_child(mode: str, clip: Path, analysis_size: str) -> dict:
-    child = subprocess.Popen(
-        [sys.executable, __file__, str(clip), "--analysis-size", analysis_size, "--child", mode],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    if status:
-        raise SystemExit(f"{mode} run failed on {clip}")
-    result = json.loads(output)
-    result["peak_mb"] = usage.ru_maxrss / 1024
-    return result
+def frame_count(clip: Path) -> int:
+    from atdkit.video import open_video
+
+    stream = open_video(clip)
+    try:
+        return sum(1 for _ in stream.frames())
+    finally:
+        stream.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("clip", type=Path)
-    parser.add_argument("--analysis-size", default="320x180")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("clips", type=Path, nargs="+")
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(args.child, args.clip, args.analysis_size)))
-        return
-    results = {mode: run_child(mode, args.clip, args.analysis_size) for mode in ("ffmpeg", "decode", "dry-run", "full")}
-    baseline = results["decode"]["frames"] / results["decode"]["seconds"]
-    print(f"{args.clip} on {os.cpu_count()} cores, analysis box {args.analysis_size}")
-    print(f"{'mode':<8} {'frames':>7} {'seconds':>8} {'frames/s':>9} {'vs decode':>9} {'peak MB':>8}")
-    for mode, r in results.items():
-        fps = r["frames"] / r["seconds"]
-        print(
-            f"{mode:<8} {r['frames']:>7} {r['seconds']:>8.2f} {fps:>9.0f} {fps / baseline:>9.2f} {r['peak_mb']:>8.0f}"
-        )
-    print(f"kept triplets: {results['full'].get('kept')}")
+    print(f"{os.cpu_count()} cores; whole processes, fastest of {args.repeats} runs each")
+    header = ("clip", "mode", "frames", "seconds", "cpu s", "frames/s", "/ffmpeg", "peak MB")
+    print("{:<34} {:<7} {:>7} {:>8} {:>7} {:>9} {:>8} {:>8}".format(*header))
+    for clip in args.clips:
+        frames = frame_count(clip)
+        runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
+        for _ in range(args.repeats):
+            for mode in MODES:
+                runs[mode].append(run(mode, clip))
+        best = {mode: min(results, key=lambda r: r["seconds"]) for mode, results in runs.items()}
+        baseline = frames / best["ffmpeg"]["seconds"]
+        for mode, r in best.items():
+            fps = frames / r["seconds"]
+            print(
+                f"{clip.name[:34]:<34} {mode:<7} {frames:>7} {r['seconds']:>8.2f} {r['cpu']:>7.2f} {fps:>9.0f}"
+                f" {fps / baseline:>8.2f} {r['peak_mb']:>8.0f}"
+            )
 
 
 if __name__ == "__main__":
