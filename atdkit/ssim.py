@@ -13,6 +13,8 @@ only the cross term per pair, in preallocated buffers (no allocation per pair).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -32,35 +34,27 @@ def _interior(image: np.ndarray) -> np.ndarray:
     return image[RADIUS:-RADIUS, RADIUS:-RADIUS]
 
 
+@dataclass(frozen=True)
 class LumaStats:
-    """One frame's luma and local Gaussian statistics, the per-frame half of SSIM. Recycle a frame's
-    arrays with ``of(luma, reuse=old)``: fresh ones cost page faults every frame."""
+    """One frame's luma and local Gaussian statistics: the per-frame half of SSIM."""
 
-    __slots__ = ("luma", "mean", "mean_sq_c1", "var_c2", "_scratch")
-
-    def __init__(self, height: int, width: int):
-        inner = (height - 2 * RADIUS, width - 2 * RADIUS)
-        self.luma = np.empty((height, width), np.float32)  # full size
-        self.mean = np.empty(inner, np.float32)  # local mean (interior)
-        self.mean_sq_c1 = np.empty(inner, np.float32)  # mean**2 + C1/2
-        self.var_c2 = np.empty(inner, np.float32)  # local variance + C2/2
-        self._scratch = (np.empty((height, width), np.float32), np.empty((height, width), np.float32))
+    luma: np.ndarray  # float32, full size
+    mean: np.ndarray  # local mean (interior)
+    mean_sq_c1: np.ndarray  # mean**2 + C1/2
+    var_c2: np.ndarray  # local variance + C2/2
 
     @classmethod
-    def of(cls, luma: np.ndarray, reuse: LumaStats | None = None) -> LumaStats:
-        """The statistics of ``luma`` (8-bit or float), in ``reuse``'s arrays when it has the same size."""
-        height, width = luma.shape[:2]
-        if min(height, width) < MIN_SIDE:
-            raise ValueError(f"image {width}x{height} is smaller than the {MIN_SIDE}x{MIN_SIDE} SSIM window")
-        stats = reuse if reuse is not None and reuse.luma.shape == (height, width) else cls(height, width)
-        x, (square, blurred) = stats.luma, stats._scratch
-        np.copyto(x, luma)
-        np.copyto(stats.mean, _interior(_blur(x, out=blurred)))
-        mean_sq = np.multiply(stats.mean, stats.mean, out=stats.mean_sq_c1)
-        np.subtract(_interior(_blur(np.multiply(x, x, out=square), out=blurred)), mean_sq, out=stats.var_c2)
-        stats.var_c2 += C2 / 2
+    def of(cls, luma: np.ndarray) -> LumaStats:
+        if min(luma.shape[:2]) < MIN_SIDE:
+            raise ValueError(
+                f"image {luma.shape[1]}x{luma.shape[0]} is smaller than the {MIN_SIDE}x{MIN_SIDE} SSIM window"
+            )
+        x = luma.astype(np.float32)
+        mean = np.ascontiguousarray(_interior(_blur(x)))
+        mean_sq = mean * mean
+        var_c2 = _interior(_blur(x * x)) - mean_sq + C2 / 2
         mean_sq += C1 / 2
-        return stats
+        return cls(x, mean, mean_sq, var_c2)
 
 
 class PairSSIM:

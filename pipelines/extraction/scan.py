@@ -2,9 +2,9 @@
 
 Per film (the unit of work, see :func:`process_film`):
 1. **Scan**: decode every frame once, on this thread; on two worker threads, fit its luma into
-   the analysis size, compute its SSIM statistics (in recycled buffers) and its SSIM with each
-   earlier frame a candidate pairs it with, each pair once (a first-to-last pair is skipped when
-   the candidate is already known to fail the band); judge the candidates in order here.
+   the analysis size, compute its SSIM statistics and its SSIM with each earlier frame a
+   candidate pairs it with, each pair once (a first-to-last pair is skipped when the candidate
+   is already known to fail the band); judge the candidates in order here.
 2. **Select**: band verdict, then the redundancy policy (:mod:`.selection`).
 3. **Write**: kept triplets' frames as PNG, converted to RGB only when kept, converted and
    encoded by a small thread pool while decoding goes on; each triplet folder is renamed into
@@ -267,16 +267,14 @@ class Scanner:
         self.prepared: dict[int, Future] = {}  # frame -> its prepare() on a worker, until it leaves the window
         self.pairs: dict[tuple[int, int], float] = {}
         self.engines = threading.local()  # a PairSSIM (its buffers) per worker thread
-        self.spare: list[LumaStats] = []  # statistics of frames that left the window, for reuse
         self.judged: dict[int, list[tuple]] = defaultdict(list)  # start -> (interval, ssims, reason)
 
     def prepare(self, frame: DecodedFrame) -> _Analysed:
-        """A frame's statistics (no shared state but the spare buffers: may run on any thread)."""
+        """A frame's statistics (no shared state: may run on any thread)."""
         luma = frame.luma
         if (luma.shape[1], luma.shape[0]) != self.size:
             luma = cv2.resize(luma, self.size, interpolation=cv2.INTER_AREA)
-        stats = LumaStats.of(luma, reuse=self.spare.pop() if self.spare else None)
-        return _Analysed(frame, stats, thumbnail(luma), flags.FrameFacts(luma))
+        return _Analysed(frame, LumaStats.of(luma), thumbnail(luma), flags.FrameFacts(luma))
 
     def measure(self, j: int) -> None:
         """The SSIMs of frame ``j`` with each earlier frame a candidate ending at ``j`` pairs it with (a
@@ -333,10 +331,8 @@ class Scanner:
             )
             if row:
                 self.on_keep(row, [self.window[i].frame for i in row["frames"]])
-        left = self.window.pop(start, None)
+        self.window.pop(start, None)
         self.prepared.pop(start, None)
-        if left is not None:
-            self.spare.append(left.stats)
         for distance in self.distances:
             self.pairs.pop((start, start + distance), None)
 
