@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from atdkit.benchmark.ops import softsplat
-from atdkit.benchmark.ops.splatting import MODES
+from atdkit.benchmark.ops.splatting import MODES, splat_sum
 
 
 def naive_softsplat(input, flow, metric, mode):
@@ -144,3 +144,16 @@ def test_cuda_matches_cpu():
     for mode in ("sum", "avg", "linear", "soft"):
         expected = softsplat(input, flow, metric, mode)
         torch.testing.assert_close(softsplat(input.cuda(), flow.cuda(), metric.cuda(), mode).cpu(), expected)
+
+
+def test_the_sparse_product_adds_in_index_add_order():
+    """Without gradients on the CPU the splat is a sparse product: the same sums, bit for bit, as index_add_."""
+    generator = torch.Generator().manual_seed(5)
+    values = torch.randn(2, 5, 40, 60, generator=generator)
+    flow = (torch.rand(2, 2, 40, 60, generator=generator) - 0.5) * 30
+    metric = torch.randn(2, 1, 40, 60, generator=generator)
+    with torch.no_grad():
+        product, soft_product = splat_sum(values, flow), softsplat(values, flow, metric, "soft")
+    flow.requires_grad_()  # gradients wanted: index_add_
+    assert torch.equal(product, splat_sum(values, flow).detach())
+    assert torch.equal(soft_product, softsplat(values, flow, metric, "soft").detach())

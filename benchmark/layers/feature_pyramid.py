@@ -7,22 +7,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from atdkit.benchmark.layers.grid_blocks import PReLU
+
 
 class FeatureExtractor(nn.Module):
     def __init__(self):
         super().__init__()
+        # each PReLU may overwrite the output of the convolution before it (outside autograd)
         self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
-        self.prelu1 = nn.PReLU()
+        self.prelu1 = PReLU(inplace=True)
         self.conv2 = nn.Conv2d(32, 32, 3, padding=1)
-        self.prelu2 = nn.PReLU()
+        self.prelu2 = PReLU(inplace=True)
         self.conv3 = nn.Conv2d(32, 64, 3, stride=2, padding=1)
-        self.prelu3 = nn.PReLU()
+        self.prelu3 = PReLU(inplace=True)
         self.conv4 = nn.Conv2d(64, 64, 3, padding=1)
-        self.prelu4 = nn.PReLU()
+        self.prelu4 = PReLU(inplace=True)
         self.conv5 = nn.Conv2d(64, 96, 3, stride=2, padding=1)
-        self.prelu5 = nn.PReLU()
+        self.prelu5 = PReLU(inplace=True)
         self.conv6 = nn.Conv2d(96, 96, 3, padding=1)
-        self.prelu6 = nn.PReLU()
+        self.prelu6 = PReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         full = self.prelu2(self.conv2(self.prelu1(self.conv1(x))))

@@ -48,19 +48,20 @@ class GridNet(nn.Module):
                 self.add_module(f"upsample_model_{row}{column}", upsample(rows[row + 1], rows[row]))
 
     def forward(self, frames: torch.Tensor, features_full, features_half, features_quarter) -> torch.Tensor:
+        # each sum is added into the block output it starts from (a new tensor; the values are the same)
         # column 0: the heads, and down the rows
-        x00 = self.get_submodule(self.head_name)(frames) + self.residual_model_head1(features_full)
-        x10 = self.downsample_model_10(x00) + self.residual_model_head2(features_half)
-        x20 = self.downsample_model_20(x10) + self.residual_model_head3(features_quarter)
+        x00 = self.get_submodule(self.head_name)(frames).add_(self.residual_model_head1(features_full))
+        x10 = self.downsample_model_10(x00).add_(self.residual_model_head2(features_half))
+        x20 = self.downsample_model_20(x10).add_(self.residual_model_head3(features_quarter))
         # column 1: lateral, and down the rows
-        x01 = self.residual_model_01(x00) + x00
-        x11 = self.residual_model_11(x10) + x10 + self.downsample_model_11(x01)
-        x21 = self.residual_model_21(x20) + x20 + self.downsample_model_21(x11)
+        x01 = self.residual_model_01(x00).add_(x00)
+        x11 = self.residual_model_11(x10).add_(x10).add_(self.downsample_model_11(x01))
+        x21 = self.residual_model_21(x20).add_(x20).add_(self.downsample_model_21(x11))
         # columns 4 and 5: lateral, and back up the rows (row 2 runs two lateral steps first)
-        x24 = self.residual_model_24(x21) + x21
-        x25 = self.residual_model_25(x24) + x24
-        x14 = self.upsample_model_14(x24) + (self.residual_model_14(x11) + x11)
-        x04 = self.upsample_model_04(x14) + (self.residual_model_04(x01) + x01)
-        x15 = self.upsample_model_15(x25) + (self.residual_model_15(x14) + x14)
-        x05 = self.upsample_model_05(x15) + (self.residual_model_05(x04) + x04)
+        x24 = self.residual_model_24(x21).add_(x21)
+        x25 = self.residual_model_25(x24).add_(x24)
+        x14 = self.upsample_model_14(x24).add_(self.residual_model_14(x11).add_(x11))
+        x04 = self.upsample_model_04(x14).add_(self.residual_model_04(x01).add_(x01))
+        x15 = self.upsample_model_15(x25).add_(self.residual_model_15(x14).add_(x14))
+        x05 = self.upsample_model_05(x15).add_(self.residual_model_05(x04).add_(x04))
         return self.residual_model_tail(x05)

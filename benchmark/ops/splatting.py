@@ -12,11 +12,13 @@ Modes, as in the paper:
 
 The normalised modes divide only where the summed weight is non-zero, so holes stay exactly 0
 (AnimeInterp's normalisation; the paper's CuPy code adds 1e-7 instead, which differs only where
-almost nothing landed). Pure PyTorch (``index_add_``), so it runs on any device, and autograd
-gives the gradients with respect to the input, the flow and the metric.
+almost nothing landed). Pure PyTorch (a sparse matrix product), on the CPU or a CUDA GPU, and
+autograd gives the gradients with respect to the input, the flow and the metric.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 
@@ -25,7 +27,12 @@ MODES = ("sum", "avg", "linear", "soft")
 
 def splat_sum(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """Summation splatting of ``values`` (N, C, H, W) along ``flow`` (N, 2, H, W; channel 0 = x, in pixels),
-    in fp32 (fp64 when either input is)."""
+    in fp32 (fp64 when either input is); channels-last in and out (any layout is accepted).
+
+    Each target pixel sums its contributions in the same order however it runs: corner by corner,
+    and for each corner in the order of the source pixels. Without gradients on the CPU the splat
+    is one sparse matrix product (:func:`sparse_splat`, about 1.5x faster); otherwise ``index_add_``.
+    """
     batch, channels, height, width = values.shape
     if flow.shape != (batch, 2, height, width):
         raise ValueError(f"flow must have shape {(batch, 2, height, width)}, got {tuple(flow.shape)}")
@@ -33,25 +40,54 @@ def splat_sum(values: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     # index_add_ needs one dtype), so under fp16 autocast the splat runs in fp32
     dtype = torch.promote_types(torch.promote_types(values.dtype, flow.dtype), torch.float32)
     values, flow = values.to(dtype), flow.to(dtype)
+    # targets in the frame padded by one pixel a side, where the corners that leave the frame land
+    padded_height, padded_width = height + 2, width + 2
     step_x, step_y = torch.floor(flow[:, 0]), torch.floor(flow[:, 1])
     # bilinear weights from the flow's fractional part (exact, whatever the pixel's position)
     frac_x, frac_y = flow[:, 0] - step_x, flow[:, 1] - step_y
-    columns = torch.arange(width, device=flow.device).view(1, 1, width) + step_x.long()
-    rows = torch.arange(height, device=flow.device).view(1, height, 1) + step_y.long()
-    first = (torch.arange(batch, device=flow.device) * (height * width)).view(batch, 1, 1)
+    x = torch.arange(width, device=flow.device).view(1, 1, width) + step_x.long()
+    y = torch.arange(height, device=flow.device).view(1, height, 1) + step_y.long()
+    lands = (x >= -1) & (x < width) & (y >= -1) & (y < height)  # some corner inside the frame
+    first = (torch.arange(batch, device=flow.device) * (padded_height * padded_width)).view(batch, 1, 1)
+    top_left = ((first + (y + 1) * padded_width + (x + 1)) * lands).reshape(-1)
+    corners = (
+        (top_left, (1 - frac_x) * (1 - frac_y)),
+        (top_left + 1, frac_x * (1 - frac_y)),
+        (top_left + padded_width, (1 - frac_x) * frac_y),
+        (top_left + padded_width + 1, frac_x * frac_y),
+    )
+    corners = [(target, (weight * lands).reshape(-1)) for target, weight in corners]
     source = values.permute(0, 2, 3, 1).reshape(-1, channels)  # one row per source pixel
-    out = values.new_zeros(batch * height * width, channels)
-    for dx, dy, weight in (
-        (0, 0, (1 - frac_x) * (1 - frac_y)),
-        (1, 0, frac_x * (1 - frac_y)),
-        (0, 1, (1 - frac_x) * frac_y),
-        (1, 1, frac_x * frac_y),
-    ):
-        x, y = columns + dx, rows + dy
-        inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
-        target = (first + y.clamp(0, height - 1) * width + x.clamp(0, width - 1)).reshape(-1)
-        out.index_add_(0, target, source * (weight * inside).reshape(-1, 1))
-    return out.view(batch, height, width, channels).permute(0, 3, 1, 2)
+    rows = batch * padded_height * padded_width
+    needs_grad = torch.is_grad_enabled() and (values.requires_grad or flow.requires_grad)
+    if source.device.type == "cpu" and not needs_grad:
+        out = sparse_splat(corners, source, rows)
+    else:
+        out = source.new_zeros(rows, channels)
+        for target, weight in corners:
+            out.index_add_(0, target, source * weight[:, None])
+    return out.view(batch, padded_height, padded_width, channels)[:, 1:-1, 1:-1].permute(0, 3, 1, 2)
+
+
+def sparse_splat(corners: list[tuple[torch.Tensor, torch.Tensor]], source: torch.Tensor, rows: int) -> torch.Tensor:
+    """``rows`` target rows, each the sum of the ``source`` rows that land on it (``corners``: per corner,
+    each source row's target and weight), as one product with a sparse (rows x sources) CSR matrix.
+
+    A stable sort of the targets keeps each row's entries in the corners' then the sources' order, as
+    ``index_add_`` would add them; the column indices are then not sorted within a row, which the
+    product (unlike sparse autograd) does not need.
+    """
+    targets, order = torch.sort(torch.cat([target for target, _ in corners]), stable=True)
+    starts = torch.zeros(rows + 1, dtype=targets.dtype, device=targets.device)
+    torch.cumsum(torch.bincount(targets, minlength=rows), 0, out=starts[1:])
+    weights = torch.cat([weight for _, weight in corners])[order]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch's note, once per process, that sparse CSR tensors are in beta
+        matrix = torch.sparse_csr_tensor(
+            starts, order % len(source), weights, (rows, len(source)), check_invariants=False
+        )
+    with torch.autocast(source.device.type, enabled=False):  # in the sources' precision, not autocast's
+        return matrix @ source
 
 
 def normalise(splatted: torch.Tensor) -> torch.Tensor:
@@ -82,4 +118,7 @@ def softsplat(
             weight = metric
         else:
             weight = torch.exp(metric - metric.amax(dim=(1, 2, 3), keepdim=True))
-    return normalise(splat_sum(torch.cat([input * weight, weight], 1), flow))
+    weighted = input if mode == "avg" else input * weight
+    # the values and their weight side by side in each pixel (channels-last): what the splat reads
+    values = torch.cat([weighted.permute(0, 2, 3, 1), weight.permute(0, 2, 3, 1)], dim=-1).permute(0, 3, 1, 2)
+    return normalise(splat_sum(values, flow))

@@ -74,7 +74,7 @@ class AnimeInterp(nn.Module):
         batch = frame0.shape[0]
         if isinstance(t, torch.Tensor):  # one time per frame
             t = t.to(flow01).view(-1, 1, 1, 1)
-        frames = torch.cat([frame0, frame1])
+        frames = torch.cat([frame0, frame1]).contiguous(memory_format=torch.channels_last)  # as the features
         full, half, quarter = self.feat_ext((frames - 0.5) / 0.5)
         flows = torch.cat([t * flow01, (1 - t) * flow10])
         # 'avg' splatting: the splatted values divided by the splatted weights, holes 0;

@@ -122,9 +122,9 @@ class RFR(nn.Module):
         if flow_init is not None:
             start = resize_flow(flow_init, fmap0.shape[-2:])
             coords1 = coords1 + start + start  # added before the loop and again in the first iteration
-        context_terms = self.update_block.gru.context_terms(context)
+        prepared = self.update_block.gru.prepare(context)
         for _ in range(self.iters):
-            hidden, delta = self.update_block(hidden, context_terms, corr(coords1), coords1 - coords0)
+            hidden, delta = self.update_block(hidden, prepared, corr(coords1), coords1 - coords0)
             coords1 = coords1 + delta  # eq. 8: f^(t+1) = f^(t) + delta f^(t)
 
         flow = convex_upsample(coords1 - coords0, self.update_block.upsample_mask(hidden))

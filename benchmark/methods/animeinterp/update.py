@@ -21,10 +21,11 @@ class BasicMotionEncoder(nn.Module):
         self.conv = nn.Conv2d(64 + 192, 128 - 2, 3, padding=1)
 
     def forward(self, flow: torch.Tensor, corr: torch.Tensor) -> torch.Tensor:
-        cor = F.relu(self.convc2(F.relu(self.convc1(corr))))
-        flo = F.relu(self.convf2(F.relu(self.convf1(flow))))
-        out = F.relu(self.conv(torch.cat([cor, flo], dim=1)))
-        return torch.cat([out, flow], dim=1)
+        cor = F.relu_(self.convc2(F.relu_(self.convc1(corr))))
+        flo = F.relu_(self.convf2(F.relu_(self.convf1(flow))))
+        out = F.relu_(self.conv(torch.cat([cor, flo], dim=1)))
+        # channels-last, as the convolutions' outputs and weights: the GRU's convolutions read it as it is
+        return torch.cat([out, flow.contiguous(memory_format=torch.channels_last)], dim=1)
 
 
 class SepConvGRU(nn.Module):
@@ -32,7 +33,7 @@ class SepConvGRU(nn.Module):
 
     Each gate convolves [h, context, motion] (128 + 128 + 128 channels). The context does not
     change from one iteration to the next, so its share of every gate (with the gate's bias) is
-    computed once by :meth:`context_terms`, and each iteration convolves only h and the motion
+    computed once by :meth:`prepare`, and each iteration convolves only h and the motion
     features: the same sums as convolving the concatenation, a third fewer multiplications.
     """
 
@@ -51,33 +52,36 @@ class SepConvGRU(nn.Module):
         """The horizontal and the vertical pass: their (z, r, q) convolutions."""
         return (self.convz1, self.convr1, self.convq1), (self.convz2, self.convr2, self.convq2)
 
-    def context_terms(self, context: torch.Tensor) -> list[torch.Tensor]:
-        """Per pass, the context's share of the z, r and q gates (with their biases), stacked (B, 3 * hidden, H, W)."""
-        start, stop = self.hidden_dim, self.hidden_dim + context.shape[1]
-        return [
-            F.conv2d(
+    def prepare(self, context: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
+        """Per pass, what does not change between iterations: the context's share of the z, r and q
+        gates (with their biases), stacked (B, 3 * hidden, H, W), and the weights that convolve h
+        for z and r, the motion for z, r and q, and r * h for q (channels-last, as the layers')."""
+        hidden, start, stop = self.hidden_dim, self.hidden_dim, self.hidden_dim + context.shape[1]
+        prepared = []
+        for convs in self.passes():
+            context_share = F.conv2d(
                 context,
                 torch.cat([conv.weight[:, start:stop] for conv in convs]),
                 torch.cat([conv.bias for conv in convs]),
                 padding=convs[0].padding,
             )
-            for convs in self.passes()
-        ]
-
-    def forward(self, h: torch.Tensor, context_terms: list[torch.Tensor], motion: torch.Tensor) -> torch.Tensor:
-        hidden = self.hidden_dim
-        for (convz, convr, convq), context in zip(self.passes(), context_terms):
-            padding, first_motion = convz.padding, convz.in_channels - motion.shape[1]
-            gates_h = F.conv2d(h, torch.cat([convz.weight[:, :hidden], convr.weight[:, :hidden]]), padding=padding)
-            gates_m = F.conv2d(
-                motion, torch.cat([conv.weight[:, first_motion:] for conv in (convz, convr, convq)]), padding=padding
+            weights = (
+                torch.cat([conv.weight[:, :hidden] for conv in convs[:2]]),
+                torch.cat([conv.weight[:, stop:] for conv in convs]),
+                convs[2].weight[:, :hidden],
             )
+            prepared.append((context_share, *(w.contiguous(memory_format=torch.channels_last) for w in weights)))
+        return prepared
+
+    def forward(self, h: torch.Tensor, prepared: list[tuple[torch.Tensor, ...]], motion: torch.Tensor) -> torch.Tensor:
+        hidden = self.hidden_dim
+        for (convz, _, _), (context, weight_h, weight_motion, weight_q) in zip(self.passes(), prepared):
+            gates_h = F.conv2d(h, weight_h, padding=convz.padding)
+            gates_m = F.conv2d(motion, weight_motion, padding=convz.padding)
             z = torch.sigmoid(gates_h[:, :hidden] + gates_m[:, :hidden] + context[:, :hidden])
             r = torch.sigmoid(gates_h[:, hidden:] + gates_m[:, hidden : 2 * hidden] + context[:, hidden : 2 * hidden])
             q = torch.tanh(
-                F.conv2d(r * h, convq.weight[:, :hidden], padding=padding)
-                + gates_m[:, 2 * hidden :]
-                + context[:, 2 * hidden :]
+                F.conv2d(r * h, weight_q, padding=convz.padding) + gates_m[:, 2 * hidden :] + context[:, 2 * hidden :]
             )
             h = (1 - z) * h + z * q
         return h
@@ -104,10 +108,12 @@ class BasicUpdateBlock(nn.Module):
             nn.Conv2d(hidden_dim, 256, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(256, 64 * 9, 1)
         )
 
-    def forward(self, hidden: torch.Tensor, context_terms: list[torch.Tensor], corr: torch.Tensor, flow: torch.Tensor):
+    def forward(
+        self, hidden: torch.Tensor, prepared: list[tuple[torch.Tensor, ...]], corr: torch.Tensor, flow: torch.Tensor
+    ):
         """One iteration (eq. 7): the new hidden state and the flow residue.
-        ``context_terms``: :meth:`SepConvGRU.context_terms` of the context features."""
-        hidden = self.gru(hidden, context_terms, self.encoder(flow, corr))
+        ``prepared``: :meth:`SepConvGRU.prepare` of the context features."""
+        hidden = self.gru(hidden, prepared, self.encoder(flow, corr))
         return hidden, self.flow_head(hidden)
 
     def upsample_mask(self, hidden: torch.Tensor) -> torch.Tensor:
