@@ -9,7 +9,8 @@ the VGG-19 weights are random (the speed is the same).
 
 Each run after a warm-up times the stages one by one (the two frames segmented in two threads,
 as ``compute_sgm`` does), then ``compute_sgm`` as a whole, which computes the VGG features while
-it segments. Printed: medians, the best whole run, the pieces and mutual matches, the CPU part
+it segments, then VGG-19 alone on the same frames. Printed: medians, the best whole run, the ratio
+of each run's whole to the VGG-19 pass after it (target: 1.15), the pieces and mutual matches, the CPU part
 (everything but VGG-19: what is left on the CPU when VGG-19 runs on a GPU), and VGG-19's
 arithmetic against this machine's convolution rate (see ``forward_timing``).
 """
@@ -71,6 +72,9 @@ def one_pair(frame0, frame1, vgg, style: str) -> dict:
     started = time.perf_counter()
     compute_sgm(frame0, frame1, vgg, style)
     times["compute_sgm"] = time.perf_counter() - started
+    started = time.perf_counter()
+    vgg(frame0, frame1)
+    times["vgg_alone"] = time.perf_counter() - started  # just after the whole, for the ratio
     times["pieces"] = (len(matches.pieces0.counts), len(matches.pieces1.counts), int((matches.rank_sum01 <= 0).sum()))
     return times
 
@@ -81,10 +85,16 @@ def report_pair(paths, vgg, style: str, runs: int, reference: float) -> None:
     timings = [one_pair(frame0, frame1, vgg, style) for _ in range(runs)]
     medians = {stage: statistics.median(run[stage] for run in timings) for stage in STAGES}
     totals = [run["compute_sgm"] for run in timings]
+    ratios = sorted(run["compute_sgm"] / run["vgg_alone"] for run in timings)
     pieces0, pieces1, matched = timings[0]["pieces"]
     print(f"{paths[0].name} -> {paths[1].name} at 960x540: {pieces0} and {pieces1} pieces, {matched} mutually matched")
     print("  stages one by one: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in medians.items()))
     print(f"  compute_sgm: {statistics.median(totals):.2f} s per pair (median of {runs}; best {min(totals):.2f} s)")
+    print(
+        f"  SGM whole / one VGG-19 pass on the same frames: {statistics.median(ratios):.3f} (median of {runs}, "
+        f"each run's whole against the VGG-19 pass timed right after it; {ratios[0]:.3f}-{ratios[-1]:.3f}; "
+        f"target 1.15)"
+    )
     print(
         "  CPU part (all but VGG-19): "
         f"{medians['segmentation'] + medians['matching'] + medians['flows']:.2f} s per pair"

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from atdkit.benchmark.methods.animeinterp.sgm.flow_generation import guide_flow
+from atdkit.benchmark.methods.animeinterp.sgm.flow_generation import canvas_size, paint, patch_pairs, piece_flow
 from atdkit.benchmark.methods.animeinterp.sgm.lines import STYLES
 from atdkit.benchmark.methods.animeinterp.sgm.matching import Pieces, matching_degree, mutual_matching, pooled_features
 from atdkit.benchmark.methods.animeinterp.sgm.segmentation import segment
@@ -72,9 +72,12 @@ def match_pieces(
     features: list[torch.Tensor], labels0: np.ndarray, labels1: np.ndarray, rules: str = "code"
 ) -> Matches:
     """Eqs. 1-5: the pieces of two label maps matched on their VGG features (``features``: both frames as one batch)."""
-    pieces0, pieces1 = Pieces.of(labels0), Pieces.of(labels1)
-    descriptors0 = pooled_features([level[:1] for level in features], labels0)
-    descriptors1 = pooled_features([level[1:] for level in features], labels1)
+    with ThreadPoolExecutor(2) as pool:  # a frame each; index_add_ is also faster off the main thread
+        (pieces0, descriptors0), (pieces1, descriptors1) = pool.map(
+            lambda side, labels: (Pieces.of(labels), pooled_features([level[side] for level in features], labels)),
+            (slice(0, 1), slice(1, 2)),
+            (labels0, labels1),
+        )
     degree = matching_degree(descriptors0, descriptors1, pieces0, pieces1, rules)
     return Matches(pieces0, pieces1, *(t.numpy() for t in mutual_matching(degree)))
 
@@ -82,17 +85,18 @@ def match_pieces(
 def guide_flows(frame0: np.ndarray, frame1: np.ndarray, matches: Matches) -> tuple[np.ndarray, np.ndarray]:
     """Eq. 6 both ways: flow 0 -> 1 and flow 1 -> 0 (float32 (2, H, W)) from the matched pieces."""
     grey0, grey1 = (cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) for frame in (frame0, frame1))
-    with ThreadPoolExecutor(2) as pool:  # OpenCV's DIS and the splatting release the GIL
-        flow01, flow10 = pool.map(
-            guide_flow,
-            (grey0, grey1),
-            (grey1, grey0),
-            (matches.pieces0, matches.pieces1),
-            (matches.pieces1, matches.pieces0),
-            (matches.match01, matches.match10),
-            (matches.rank_sum01, matches.rank_sum10),
-        )
-    return flow01.astype(np.float32), flow10.astype(np.float32)
+    pairs = (
+        patch_pairs(grey0, grey1, matches.pieces0, matches.pieces1, matches.match01, matches.rank_sum01),
+        patch_pairs(grey1, grey0, matches.pieces1, matches.pieces0, matches.match10, matches.rank_sum10),
+    )
+    tasks = sorted(
+        ((side, k) for side in (0, 1) for k in range(len(pairs[side]))),
+        key=lambda task: -np.prod(canvas_size(*pairs[task[0]][task[1]])),
+    )
+    with ThreadPoolExecutor(2) as pool:  # largest first, so that both threads finish together; DIS releases the GIL
+        found = dict(zip(tasks, pool.map(lambda task: piece_flow(*pairs[task[0]][task[1]]), tasks)))
+    flows = (paint(frame0.shape[:2], (found[side, k] for k in range(len(pairs[side])))) for side in (0, 1))
+    return tuple(flow.astype(np.float32) for flow in flows)
 
 
 __all__ = ["compute_sgm", "match_pieces", "guide_flows", "Matches", "VGGFeatures", "segment"]

@@ -11,6 +11,7 @@ on the matched piece for 80% or less of where it lands.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -70,50 +71,114 @@ class Patch:
 
 def landing_overlap(mask0: np.ndarray, mask1: np.ndarray, flow: np.ndarray) -> float:
     """Share of where ``mask0``, forward-warped by ``flow`` (average splatting), lands inside ``mask1``."""
+    landed = landed_surely(mask0, flow)
+    if landed is None:
+        landed = landed_by_splatting(mask0, flow)
+    total = np.count_nonzero(landed)
+    return np.count_nonzero(landed & mask1) / total if total else 0.0
+
+
+def landed_by_splatting(mask0: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """Where ``mask0``, forward-warped by ``flow`` (H, W, 2) by average splatting in float32, reaches ``LANDED``."""
     warped = normalise(
         splat_sum(
             torch.cat([torch.from_numpy(mask0.astype(np.float32))[None, None], torch.ones(1, 1, *mask0.shape)], 1),
             torch.from_numpy(flow.transpose(2, 0, 1).copy())[None],
         )
     )[0, 0].numpy()
-    landed = warped >= LANDED
-    total = np.count_nonzero(landed)
-    return np.count_nonzero(landed & mask1) / total if total else 0.0
+    return warped >= LANDED
 
 
-def guide_flow(
-    grey0: np.ndarray, grey1: np.ndarray, pieces0: Pieces, pieces1: Pieces, match: np.ndarray, rank_sum: np.ndarray
-) -> np.ndarray:
-    """Flow (2, H, W) float64 from frame 0 to frame 1 given each frame-0 piece's ``match`` and ``rank_sum``."""
+def landed_surely(mask0: np.ndarray, flow: np.ndarray) -> np.ndarray | None:
+    """:func:`landed_by_splatting` from the same float32 bilinear weights summed in float64: the same
+    map wherever the float32 sums' rounding cannot move the average across ``LANDED``, else None."""
+    height, width = mask0.shape
+    step_x, step_y = np.floor(flow[..., 0]), np.floor(flow[..., 1])
+    frac_x, frac_y = flow[..., 0] - step_x, flow[..., 1] - step_y
+    x = np.arange(width) + step_x.astype(np.int64)
+    y = np.arange(height)[:, None] + step_y.astype(np.int64)
+    lands = (x >= -1) & (x < width) & (y >= -1) & (y < height)
+    # targets in the frame padded by one pixel a side; sources that land nowhere add nothing
+    top_left = (((y + 1) * (width + 2) + x + 1) * lands).reshape(-1)
+    corners = [
+        (top_left, (1 - frac_x) * (1 - frac_y)),
+        (top_left + 1, frac_x * (1 - frac_y)),
+        (top_left + width + 2, (1 - frac_x) * frac_y),
+        (top_left + width + 3, frac_x * frac_y),
+    ]
+    targets = np.concatenate([target for target, _ in corners])
+    weights = np.concatenate([(weight * lands).reshape(-1) for _, weight in corners])
+    inside = np.tile(mask0.reshape(-1), 4)
+    size = (height + 2) * (width + 2)
+    total = np.bincount(targets, weights, size)
+    share = np.bincount(targets[inside], weights[inside], size) / np.where(total > 0, total, 1)
+    terms = np.bincount(targets, minlength=size)
+    # float32 sums of n terms and their quotient are within (2n + 1) units of 2^-24 of these
+    doubt = share * (2 * terms + 2) * 2.0**-23
+    threshold = float(np.float32(LANDED))
+    if np.any(np.abs(share - threshold) <= doubt):
+        return None
+    return (share >= threshold).reshape(height + 2, width + 2)[1:-1, 1:-1]
+
+
+def reliable_pieces(pieces0: Pieces, pieces1: Pieces, match: np.ndarray, rank_sum: np.ndarray) -> np.ndarray:
+    """The frame-0 pieces whose flow is computed: mutually matched, over 50 pixels but under 12% of
+    the image, within a factor of 3 of their match's area, and moving 250 px or less."""
     height, width = pieces0.labels.shape
-    flow = np.zeros((2, height, width))
+    area, other_area = pieces0.counts, pieces1.counts[match]
+    motion = np.hypot(pieces1.centre_x[match] - pieces0.centre_x, pieces1.centre_y[match] - pieces0.centre_y)
+    return np.flatnonzero(
+        (rank_sum <= 0)
+        & (motion <= MAX_MOTION)
+        & (area > MIN_PIXELS)
+        & (area < MAX_SHARE * height * width)
+        & (np.maximum(area / other_area, other_area / area) < MAX_AREA_RATIO)
+    )
+
+
+def patch_pairs(
+    grey0: np.ndarray, grey1: np.ndarray, pieces0: Pieces, pieces1: Pieces, match: np.ndarray, rank_sum: np.ndarray
+) -> list[tuple[Patch, Patch]]:
+    """The reliable frame-0 pieces and their matches, cut out of the grey frames."""
     boxes0, boxes1 = ndimage.find_objects(pieces0.labels + 1), ndimage.find_objects(pieces1.labels + 1)
-    dis = dis_flow()
-    for piece, (other, ranks) in enumerate(zip(match.tolist(), rank_sum.tolist())):
-        area, other_area = int(pieces0.counts[piece]), int(pieces1.counts[other])
-        motion = np.hypot(
-            pieces1.centre_x[other] - pieces0.centre_x[piece], pieces1.centre_y[other] - pieces0.centre_y[piece]
+    pieces = reliable_pieces(pieces0, pieces1, match, rank_sum)
+    return [
+        (
+            Patch.cut(grey0, pieces0.labels, boxes0[piece], piece),
+            Patch.cut(grey1, pieces1.labels, boxes1[other], other),
         )
-        if not (
-            ranks <= 0
-            and motion <= MAX_MOTION
-            and MIN_PIXELS < area < MAX_SHARE * height * width
-            and max(area / other_area, other_area / area) < MAX_AREA_RATIO
-        ):
-            continue
-        patch0 = Patch.cut(grey0, pieces0.labels, boxes0[piece], piece)
-        patch1 = Patch.cut(grey1, pieces1.labels, boxes1[other], other)
-        canvas_h = max(patch0.mask.shape[0], patch1.mask.shape[0], PATCH_MIN) + PATCH_MARGIN
-        canvas_w = max(patch0.mask.shape[1], patch1.mask.shape[1], PATCH_MIN) + PATCH_MARGIN
-        grey_a, mask_a, (top, left) = patch0.on_canvas(canvas_h, canvas_w)
-        grey_b, mask_b, _ = patch1.on_canvas(canvas_h, canvas_w)
-        deformation = dis.calc(grey_a, grey_b, None)
-        if not landing_overlap(mask_a, mask_b, deformation) > MIN_OVERLAP:
-            continue
-        (x0, y0), (x1, y1) = patch0.centre2(), patch1.centre2()
-        ys, xs = np.nonzero(patch0.mask)
-        local = deformation[ys + top, xs + left]
-        ys, xs = ys + patch0.box[0].start, xs + patch0.box[1].start
-        flow[0, ys, xs] = (x1 - x0) / 2 + local[:, 0]
-        flow[1, ys, xs] = (y1 - y0) / 2 + local[:, 1]
+        for piece, other in zip(pieces.tolist(), match[pieces].tolist())
+    ]
+
+
+def canvas_size(patch0: Patch, patch1: Patch) -> tuple[int, int]:
+    """The black canvas both patches are centred on for DIS."""
+    return (
+        max(patch0.mask.shape[0], patch1.mask.shape[0], PATCH_MIN) + PATCH_MARGIN,
+        max(patch0.mask.shape[1], patch1.mask.shape[1], PATCH_MIN) + PATCH_MARGIN,
+    )
+
+
+def piece_flow(patch0: Patch, patch1: Patch) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Eq. 6 for one piece: its pixels (ys, xs) in frame 0 and their flow (2, N) towards the matched
+    piece ``patch1``, or None when its mask, warped by the DIS flow, does not land on the match."""
+    grey_a, mask_a, (top, left) = patch0.on_canvas(*canvas_size(patch0, patch1))
+    grey_b, mask_b, _ = patch1.on_canvas(*canvas_size(patch0, patch1))
+    deformation = dis_flow().calc(grey_a, grey_b, None)
+    if not landing_overlap(mask_a, mask_b, deformation) > MIN_OVERLAP:
+        return None
+    (x0, y0), (x1, y1) = patch0.centre2(), patch1.centre2()
+    ys, xs = np.nonzero(patch0.mask)
+    local = deformation[ys + top, xs + left]
+    shift = np.stack([(x1 - x0) / 2 + local[:, 0], (y1 - y0) / 2 + local[:, 1]])
+    return ys + patch0.box[0].start, xs + patch0.box[1].start, shift
+
+
+def paint(shape: tuple[int, int], piece_flows: Iterable) -> np.ndarray:
+    """A flow (2, H, W) float64, zero but where ``piece_flows`` (the results of :func:`piece_flow`) set it."""
+    flow = np.zeros((2, *shape))
+    for found in piece_flows:
+        if found is not None:
+            ys, xs, shift = found
+            flow[:, ys, xs] = shift
     return flow

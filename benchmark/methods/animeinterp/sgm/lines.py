@@ -50,38 +50,53 @@ def style_of(name: str) -> LineStyle:
 def hysteresis(stack: np.ndarray, low: float, high: float) -> np.ndarray:
     """Where ``stack`` (H, W, C) is above ``low`` and face-connected (4 neighbours in a channel,
     the same pixel in the next channel) to a value above ``high``: scikit-image's
-    ``apply_hysteresis_threshold``, from 2-D components per channel joined across channels."""
-    weak = stack > low
-    labels = np.zeros(stack.shape, np.int32)
-    count = 1  # label 0: not weak
-    for channel in range(stack.shape[2]):
-        found, components = cv2.connectedComponents(
-            weak[..., channel].astype(np.uint8), connectivity=4, ltype=cv2.CV_32S
-        )
-        labels[..., channel] = np.where(components > 0, components + (count - 1), 0)
+    ``apply_hysteresis_threshold`` (:func:`kept_planes`)."""
+    return np.stack(kept_planes([stack[..., channel] for channel in range(stack.shape[2])], low, high), axis=2)
+
+
+def kept_planes(planes: list[np.ndarray], low: float, high: float) -> list[np.ndarray]:
+    """:func:`hysteresis` of a stack given as its channels (H, W each): a bool map per channel,
+    from 2-D components per channel joined across neighbouring channels."""
+    weak = [plane > low for plane in planes]
+    components, first, count = [], [], 1  # label 0: not weak; channel c's components are first[c] + 1, 2, ...
+    for channel in weak:
+        found, labels = cv2.connectedComponents(channel.view(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+        components.append(labels)
+        first.append(count - 1)
         count += found - 1
-    across = weak[..., 1:] & weak[..., :-1]
-    pairs = np.unique(
-        labels[..., 1:][across].astype(np.int64) * count + labels[..., :-1][across]
-    )  # each joined pair once
-    edges = coo_matrix((np.ones(len(pairs), np.int8), (pairs // count, pairs % count)), shape=(count, count))
+    first.append(count - 1)
+    rows, columns = [np.zeros(0, np.int32)], [np.zeros(0, np.int32)]
+    for channel in range(len(planes) - 1):
+        both = weak[channel] & weak[channel + 1]  # the same pixel weak in neighbouring channels joins them
+        rows.append(components[channel][both] + first[channel])
+        columns.append(components[channel + 1][both] + first[channel + 1])
+    rows, columns = np.concatenate(rows), np.concatenate(columns)
+    edges = coo_matrix((np.ones(len(rows), np.int32), (rows, columns)), shape=(count, count))
     _, joined = connected_components(edges, directed=False)
     strong = np.zeros(joined.max() + 1, bool)
-    strong[joined[labels[stack > high]]] = True
-    return strong[joined[labels]] & weak
+    for plane, labels, offset in zip(planes, components, first):
+        strong[joined[labels[plane > high] + offset]] = True
+    kept = strong[joined]
+    return [
+        np.append(False, kept[start + 1 : stop + 1])[labels]
+        for labels, start, stop in zip(components, first, first[1:])
+    ]
 
 
 def line_map(frame: np.ndarray, style: LineStyle) -> np.ndarray:
     """Grey-level line drawing of ``frame`` (H, W, 3 uint8): 255 on flat areas, darker on outlines."""
     smooth = cv2.bilateralFilter(frame, style.diameter, style.sigma_color, style.sigma_space)
-    response = cv2.Laplacian(smooth, ddepth=cv2.CV_32F, ksize=5)
-    peak = float(response.max())
+    planes = [cv2.Laplacian(channel, ddepth=cv2.CV_32F, ksize=5) for channel in cv2.split(smooth)]
+    peak = max(float(plane.max()) for plane in planes)
     if peak <= 0:  # a flat frame: no outlines
         return np.full(frame.shape[:2], 255, np.uint8)
-    response = response * np.float32(255.0 / peak)
+    for plane in planes:
+        plane *= np.float32(255.0 / peak)
     # the hysteresis runs on the (H, W, 3) stack: a response connects through neighbouring channels too
-    response[~hysteresis(response, style.low, style.high)] = 0
-    darkness = np.max(response * LINE_GAIN, axis=2)
+    strongest = np.zeros(frame.shape[:2], np.float32)  # the largest kept response of the three channels
+    for plane, kept in zip(planes, kept_planes(planes, style.low, style.high)):
+        np.maximum(strongest, np.where(kept, plane, np.float32(0)), out=strongest)
+    darkness = strongest * np.float32(LINE_GAIN)  # the same as the largest amplified response: rounding is monotonic
     return np.clip(255 - darkness, 0, 255).astype(np.uint8)
 
 

@@ -15,9 +15,12 @@ image once per piece, this works on each piece's bounding box (or on all pixels 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import csr_matrix
 
 from atdkit.benchmark.methods.animeinterp.sgm.lines import fillable, style_of
 
@@ -42,9 +45,10 @@ def grown(box: tuple[slice, slice], margin: int, shape: tuple[int, int]) -> tupl
 def next_set(flat: np.ndarray, candidates: np.ndarray, cursor: int, block: int = 256) -> int:
     """The first position from ``cursor`` on whose candidate pixel is still set in ``flat`` (or the end)."""
     while cursor < len(candidates):
-        hits = np.flatnonzero(flat[candidates[cursor : cursor + block]])
-        if len(hits):
-            return cursor + int(hits[0])
+        values = flat[candidates[cursor : cursor + block]]
+        first = int(values.argmax())
+        if values[first]:
+            return cursor + first
         cursor += block
     return len(candidates)
 
@@ -60,7 +64,7 @@ def trapped_ball_fills(
     ball no longer fits within its radius of it, so the centres within 2r of the piece go.
     """
     kernel = ball(radius)
-    shape = free.shape
+    height, width = free.shape
     centres = (cv2.erode(free, kernel) == 255).astype(np.uint8)  # outside the image counts as free
     flat = centres.reshape(-1)
     candidates = np.flatnonzero(flat)
@@ -69,19 +73,23 @@ def trapped_ball_fills(
         cursor = next_set(flat, candidates, cursor)
         if cursor == len(candidates):
             break
-        y, x = divmod(int(candidates[cursor]), shape[1])
-        _, _, _, (left, top, width, height) = cv2.floodFill(centres, None, (x, y), 2, 0, 0, 4)
-        rect = (slice(top, top + height), slice(left, left + width))
-        box = grown(rect, radius, shape)
-        piece = cv2.dilate((centres[box] == 2).astype(np.uint8), kernel) > 0
-        fills.append((box, piece))
-        reach = grown(rect, 2 * radius, shape)
-        canvas = np.zeros((reach[0].stop - reach[0].start, reach[1].stop - reach[1].start), np.uint8)
-        canvas[
-            box[0].start - reach[0].start : box[0].stop - reach[0].start,
-            box[1].start - reach[1].start : box[1].stop - reach[1].start,
-        ] = piece
-        centres[reach][cv2.dilate(canvas, kernel) > 0] = 0
+        y, x = divmod(int(candidates[cursor]), width)
+        _, _, _, (left, top, w, h) = cv2.floodFill(centres, None, (x, y), 2, 0, 0, 4)
+        # the taken centres, within 2r of their box: the piece is within r of them, what goes within 2r
+        y0, x0, y1, x1 = (
+            max(top - 2 * radius, 0),
+            max(left - 2 * radius, 0),
+            top + h + 2 * radius,
+            left + w + 2 * radius,
+        )
+        reach = centres[y0:y1, x0:x1]
+        piece = cv2.dilate((reach == 2).view(np.uint8), kernel)
+        box = (
+            slice(max(top - radius, 0), min(top + h + radius, height)),
+            slice(max(left - radius, 0), min(left + w + radius, width)),
+        )
+        fills.append((box, piece[box[0].start - y0 : box[0].stop - y0, box[1].start - x0 : box[1].stop - x0] > 0))
+        reach[cv2.dilate(piece, kernel) > 0] = 0
     return fills
 
 
@@ -117,137 +125,214 @@ def fill_map(free: np.ndarray) -> np.ndarray:
     return labels
 
 
-def histogram_bins(low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """For value ranges ``low[i]..high[i]`` (uint8), the bin of every value 0..255 in
-    ``np.histogram(values, 25)``: the same edges (``np.linspace`` over the range, widened by
-    0.5 when it is a single value) and the same rule (the last bin holds its upper edge)."""
+def bin_starts(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """For value ranges ``low[i]..high[i]`` (uint8), the first integer value of each bin of
+    ``np.histogram(values, 25)`` and 256 after the last bin: (N, 26). The same edges (``np.linspace``
+    over the range, widened by 0.5 when it is a single value) and the same rule (the last bin
+    holds its upper edge)."""
     single = low == high
     first = np.where(single, low - 0.5, low.astype(np.float64))
     last = np.where(single, high + 0.5, high.astype(np.float64))
     edges = np.linspace(first, last, HISTOGRAM_BINS + 1, axis=1)
     # an integer value is at or above an edge exactly when it is at or above the edge's ceiling
-    starts = np.clip(np.ceil(edges), 0, 256).astype(np.intp) + 257 * np.arange(len(low))[:, None]
+    starts = np.clip(np.ceil(edges), 0, 256).astype(np.intp)
+    starts[:, -1] = 256
+    return starts
+
+
+def histogram_bins(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """For value ranges ``low[i]..high[i]`` (uint8), the bin of every value 0..255 in
+    ``np.histogram(values, 25)`` (:func:`bin_starts`): (N, 256)."""
+    starts = bin_starts(low, high)[:, :-1] + 257 * np.arange(len(low))[:, None]
     steps = np.bincount(starts.reshape(-1), minlength=257 * len(low)).reshape(len(low), 257)
     return np.clip(np.cumsum(steps[:, :256], axis=1, dtype=np.int16) - 1, 0, HISTOGRAM_BINS - 1)
 
 
-def colour_histograms(frame: np.ndarray, labels: np.ndarray, pieces: np.ndarray | None = None) -> np.ndarray:
-    """Per label, the 25-bin histogram of each channel over the piece's own value range,
-    L1-normalised: row ``label`` of a (max label + 1, 75) array (rows of absent labels are 0).
-    With ``pieces`` (a bool per label), only the rows of those pieces are computed.
-
-    These are ``np.histogram(piece_values, 25)``'s counts, all pieces at once. Channels are
-    stacked in OpenCV's B, G, R order, as the official code read its frames, so similarities
-    sum the same numbers in the same order and near-ties break the same way.
-    """
-    flat, colours = labels.reshape(-1), frame.reshape(-1, 3)
-    rows = int(flat.max()) + 1 if pieces is None else len(pieces)
-    if pieces is not None:
-        chosen = pieces[flat]
-        flat, colours = flat[chosen], colours[chosen]
-    order = np.argsort(flat.astype(np.uint16) if flat.max() < 2**16 else flat, kind="stable")  # radix sort when it fits
-    ids, starts, areas = np.unique(flat[order], return_index=True, return_counts=True)
-    owner = np.repeat(np.arange(len(ids)), areas)
-    histograms = np.zeros((rows, 3 * HISTOGRAM_BINS))
-    for slot, channel in enumerate((2, 1, 0)):
-        values = colours[order, channel]
-        ranges = np.minimum.reduceat(values, starts).astype(np.int32) * 256 + np.maximum.reduceat(values, starts)
-        found, which = np.unique(ranges, return_inverse=True)
-        bins = histogram_bins(found // 256, found % 256)[which[owner], values]
-        counts = np.bincount(owner * HISTOGRAM_BINS + bins, minlength=len(ids) * HISTOGRAM_BINS)
-        histograms[ids, slot * HISTOGRAM_BINS : (slot + 1) * HISTOGRAM_BINS] = counts.reshape(len(ids), HISTOGRAM_BINS)
-    histograms[ids] /= (3 * areas)[:, None]  # the counts' sum: every value falls in its own range
-    return histograms
+def value_counts(frame: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
+    """(count, 3, 256): per label, how many of its pixels take each value in each channel, in
+    OpenCV's B, G, R order (as the official code read its frames, so that similarities sum the
+    same numbers in the same order and near-ties break the same way)."""
+    codes = (labels.reshape(-1, 1).astype(np.int64) * 3 + np.arange(3)) * 256 + frame.reshape(-1, 3)[:, ::-1]
+    return np.bincount(codes.reshape(-1), minlength=count * 3 * 256).reshape(count, 3, 256)
 
 
-def single_point(labels: np.ndarray, box: tuple[slice, slice], piece: int) -> bool:
-    """Whether the (first) outer contour of ``piece`` simplifies to one point (approxPolyDP, 2% of its length)."""
-    mask = (labels[grown(box, 2, labels.shape)] == piece).astype(np.uint8)
+def colour_histograms(counts: np.ndarray) -> np.ndarray:
+    """Per piece, from its value counts (N, 3, 256), the 25-bin histogram of each channel over the
+    piece's own value range, L1-normalised: (N, 75), ``np.histogram(piece_values, 25)``'s counts."""
+    seen = counts > 0
+    low, high = seen.argmax(axis=2), 255 - seen[..., ::-1].argmax(axis=2)
+    cumulative = np.zeros((counts.shape[0] * 3, 257), np.int64)  # values below each of 0..256
+    np.cumsum(counts.reshape(-1, 256), axis=1, out=cumulative[:, 1:])
+    below = np.take_along_axis(cumulative, bin_starts(low.reshape(-1), high.reshape(-1)), axis=1)
+    histograms = np.diff(below, axis=1).reshape(len(counts), 3 * HISTOGRAM_BINS)
+    return histograms / (3 * counts[:, 0].sum(axis=1))[:, None]  # the counts' sum: every value in its own range
+
+
+def single_point(mask: np.ndarray) -> bool:
+    """Whether the (first) outer contour of ``mask`` (uint8) simplifies to one point
+    (approxPolyDP, 2% of its length)."""
     contour = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)[-2][0]
     return len(cv2.approxPolyDP(contour, 0.02 * cv2.arcLength(contour, True), True)) == 1
 
 
-def ring_contacts(labels: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For every piece flagged in ``candidates`` (a bool per label), the labels on its outer ring
-    (the pixels 4-adjacent to it, outside it) and how many ring pixels carry each: three arrays
-    (piece, label, pixels) sorted by piece, then label. A ring pixel counts once per piece."""
-    padded = np.pad(labels, 1, constant_values=-1)
-    flagged = np.append(candidates, False)  # label -1 (outside the image) is never a piece
-    around = (padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:])
-    codes = []
-    for k, neighbour in enumerate(around):
-        ring = flagged[neighbour] & (neighbour != labels)
-        for earlier in around[:k]:
-            ring &= neighbour != earlier  # one contact per pixel and piece
-        codes.append(neighbour[ring].astype(np.int64) * len(candidates) + labels[ring])
-    pairs, pixels = np.unique(np.concatenate(codes), return_counts=True)
-    return pairs // len(candidates), pairs % len(candidates), pixels
+@dataclass(frozen=True)
+class Surroundings:
+    """The pixels in or 4-adjacent to a set of pieces: their labels and, in the directions up, down,
+    left, right, their neighbours' labels where those lie in the pieces (-1 elsewhere, outside the
+    image included). Pieces made by merging only these pieces lie in them too, so their rings can
+    be read from here after relabelling."""
+
+    own: np.ndarray
+    around: np.ndarray  # (4, N)
+
+    @classmethod
+    def of(cls, labels: np.ndarray, pieces: np.ndarray) -> Surroundings:
+        inside = pieces[labels]
+        near = inside.copy()
+        near[1:] |= inside[:-1]
+        near[:-1] |= inside[1:]
+        near[:, 1:] |= inside[:, :-1]
+        near[:, :-1] |= inside[:, 1:]
+        ys, xs = np.nonzero(near)
+        padded = np.pad(np.where(inside, labels, -1), 1, constant_values=-1)
+        around = np.stack([padded[ys, xs + 1], padded[ys + 2, xs + 1], padded[ys + 1, xs], padded[ys + 1, xs + 2]])
+        return cls(labels[ys, xs], around)
+
+    def ring_contacts(self, current: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For every piece flagged in ``candidates`` (a bool per label) under the relabelling ``current``,
+        the labels on its outer ring (the pixels 4-adjacent to it, outside it) and how many ring pixels
+        carry each: three arrays (piece, label, pixels) sorted by piece, then label. A ring pixel counts
+        once per piece."""
+        labels = current[self.own]
+        around = np.append(current, -1)[self.around]  # label -1 (outside the pieces) is never a candidate
+        flagged = np.append(candidates, False)
+        codes = []
+        for k, neighbour in enumerate(around):
+            ring = flagged[neighbour] & (neighbour != labels)
+            for earlier in around[:k]:
+                ring &= neighbour != earlier  # one contact per pixel and piece
+            codes.append(neighbour[ring].astype(np.int64) * len(candidates) + labels[ring])
+        pairs, pixels = np.unique(np.concatenate(codes), return_counts=True)
+        return pairs // len(candidates), pairs % len(candidates), pixels
+
+
+class MergingPieces:
+    """The pieces of a label map while small ones merge: a relabelling ``current`` of the map's labels
+    (the map is ``current[labels]``), and each piece's size, bounding box, value counts and colour
+    histogram, summed from its parts when it grows."""
+
+    def __init__(self, frame: np.ndarray, labels: np.ndarray):
+        self.labels = labels
+        count = int(labels.max()) + 1
+        self.current = np.arange(count)
+        self.areas = np.bincount(labels.reshape(-1), minlength=count)
+        self.counts = value_counts(frame, labels, count)
+        self.histograms = np.zeros((count, 3 * HISTOGRAM_BINS))
+        ids = self.ids()
+        self.histograms[ids] = colour_histograms(self.counts[ids])
+        self.boxes = np.array(  # top, bottom, left, right of each label's pixels
+            [(0, 0, 0, 0)]
+            + [
+                (0, 0, 0, 0) if box is None else (box[0].start, box[0].stop, box[1].start, box[1].stop)
+                for box in ndimage.find_objects(labels)
+            ]
+        ).T.copy()
+        self.surroundings = Surroundings.of(labels, self.small())
+
+    def ids(self) -> np.ndarray:
+        return np.flatnonzero(self.areas)
+
+    def small(self) -> np.ndarray:
+        """A bool per label: the pieces that may merge (label 0, the lines, never does)."""
+        small = (self.areas > 0) & (self.areas < MERGE_BELOW)
+        small[0] = False
+        return small
+
+    def outline_is_a_point(self, piece: int) -> bool:
+        top, bottom, left, right = self.boxes[:, piece].tolist()
+        region = grown((slice(top, bottom), slice(left, right)), 2, self.labels.shape)
+        return single_point((self.current[self.labels[region]] == piece).astype(np.uint8))
+
+    def relabel(self, now: np.ndarray, grew: list[int]) -> None:
+        """Apply a pass's merges (``now``: each piece's new label; ``grew``: the pieces that took others in)."""
+        ids = self.ids()
+        self.current = now[self.current]
+        self.areas = np.bincount(now[ids], self.areas[ids], len(now)).astype(np.int64)
+        if not grew:
+            return
+        grew = np.array(sorted(grew))
+        parts = ids[np.isin(now[ids], grew)]
+        parts = parts[np.argsort(now[parts], kind="stable")]
+        first = np.searchsorted(now[parts], grew)
+        summing = csr_matrix(  # (grown piece, part) ones: a sparse product sums their value counts
+            (np.ones(len(parts), np.int64), (np.searchsorted(grew, now[parts]), parts)), shape=(len(grew), len(now))
+        )
+        self.counts[grew] = (summing @ self.counts.reshape(len(now), -1)).reshape(-1, 3, 256)
+        for side, reduce in zip(self.boxes, (np.minimum, np.maximum, np.minimum, np.maximum)):
+            side[grew] = reduce.reduceat(side[parts], first)
+        self.histograms[grew] = colour_histograms(self.counts[grew])
+
+    def merge_pass(self) -> bool:
+        """One pass over the small pieces in label order, each seeing the merges made before it; whether
+        any piece changed label."""
+        ids, small = self.ids(), self.small()
+        pieces, ring_labels, ring_pixels = self.surroundings.ring_contacts(self.current, small)
+        # similarities of each piece to its neighbours as the pass starts, all at once
+        shared = np.minimum(self.histograms[pieces], self.histograms[ring_labels]).sum(axis=1).tolist()
+        visited = np.flatnonzero(small)
+        starts, stops = np.searchsorted(pieces, visited).tolist(), np.searchsorted(pieces, visited, "right").tolist()
+        ring_labels, ring_pixels, areas = ring_labels.tolist(), ring_pixels.tolist(), self.areas.tolist()
+        now, grew = list(range(len(small))), set()
+        for piece, start, stop in zip(visited.tolist(), starts, stops):
+            ring = range(start, stop)
+            best, contact_at_best, score, new_id, neighbours = -1.0, -1, -1.0, piece, 0
+            if all(now[ring_labels[i]] == ring_labels[i] for i in ring):  # no neighbour merged yet in this pass
+                for i in ring:  # by increasing label
+                    if ring_labels[i]:
+                        neighbours, score = neighbours + 1, shared[i]
+                        if score > best:
+                            best, contact_at_best, new_id = score, ring_pixels[i], ring_labels[i]
+            else:
+                contacts: dict[int, int] = {}
+                for i in ring:
+                    contacts[now[ring_labels[i]]] = contacts.get(now[ring_labels[i]], 0) + ring_pixels[i]
+                ordered = sorted(label for label in contacts if label != 0)
+                neighbours = len(ordered)
+                if ordered:
+                    scores = np.minimum(self.histograms[ordered], self.histograms[piece]).sum(axis=1).tolist()
+                    for neighbour, score in zip(ordered, scores):
+                        if score > best:
+                            best, contact_at_best, new_id = score, contacts[neighbour], neighbour
+            area = areas[piece]
+            if not neighbours and area < 5:
+                new_id = 0  # a speck inside a line becomes line
+            # the official rules; ``score`` is the last neighbour's, as there
+            if (
+                area == 1
+                or (area < 300 and neighbours == 1)
+                or (neighbours == 1 and contact_at_best > 2)
+                or area < 50
+                or (score > 0.2 and area < 150 and contact_at_best > 1)
+                or (score > 0.25 and area < 250 and contact_at_best > 8)
+                or self.outline_is_a_point(piece)
+            ):
+                now[piece] = new_id
+                if new_id not in (0, piece):
+                    grew.add(new_id)
+        now = np.array(now)
+        self.relabel(now, list(grew))
+        return len(ids) != len(np.unique(now[ids]))
 
 
 def merge_small_pieces(frame: np.ndarray, labels: np.ndarray, passes: int = MERGE_PASSES) -> np.ndarray:
     """Pieces under 500 pixels join a neighbour: the one whose colour histogram overlaps theirs
     most, under the official rules on size, contact and similarity. Pieces are visited in label
-    order and each sees the merges made before it in the same pass.
-
-    Within a pass every piece moves as a whole, so the current label map is ``now[before]``:
-    a piece's neighbours are the current labels of its ring in the pass's starting map. Colour
-    histograms are recomputed only for the pieces that grew.
-    """
-    result = labels
-    histograms = colour_histograms(frame, labels)
+    order and each sees the merges made before it in the same pass (:class:`MergingPieces`)."""
+    pieces = MergingPieces(frame, labels)
     for _ in range(passes):
-        before = result
-        ids, areas = np.unique(before, return_counts=True)
-        small = np.zeros(int(ids[-1]) + 1, bool)
-        small[ids[(ids != 0) & (areas < MERGE_BELOW)]] = True
-        pieces, ring_labels, ring_pixels = ring_contacts(before, small)
-        ring_starts = np.searchsorted(pieces, ids, side="left").tolist() + [len(pieces)]
-        ring_labels, ring_pixels = ring_labels.tolist(), ring_pixels.tolist()
-        boxes = ndimage.find_objects(before)
-        now = np.arange(len(small))
-        grew = np.zeros(len(small), bool)
-
-        for slot, (piece, area) in enumerate(zip(ids.tolist(), areas.tolist())):
-            if not small[piece]:
-                continue
-            contacts: dict[int, int] = {}
-            for label, pixels in zip(
-                ring_labels[ring_starts[slot] : ring_starts[slot + 1]],
-                ring_pixels[ring_starts[slot] : ring_starts[slot + 1]],
-            ):
-                current = int(now[label])
-                contacts[current] = contacts.get(current, 0) + pixels
-            neighbours = sorted(label for label in contacts if label != 0)
-
-            new_id, best, contact_at_best, score = piece, -1.0, -1, -1.0
-            if not neighbours:
-                if area < 5:
-                    new_id = 0  # a speck inside a line becomes line
-            else:
-                new_id = neighbours[0]
-                scores = np.minimum(histograms[neighbours], histograms[piece]).sum(axis=1).tolist()
-                for neighbour, score in zip(neighbours, scores):
-                    if score > best:
-                        best, contact_at_best, new_id = score, contacts[neighbour], neighbour
-            # the official rules; ``score`` is the last neighbour's, as there
-            if (
-                area == 1
-                or (area < 300 and len(neighbours) == 1)
-                or (len(neighbours) == 1 and contact_at_best > 2)
-                or area < 50
-                or (score > 0.2 and area < 150 and contact_at_best > 1)
-                or (score > 0.25 and area < 250 and contact_at_best > 8)
-                or single_point(before, boxes[piece - 1], piece)
-            ):
-                now[piece] = new_id
-                if new_id not in (0, piece):
-                    grew[new_id] = True
-        result = now[before].astype(labels.dtype)
-        if len(ids) == len(np.unique(now[ids])):
+        if not pieces.merge_pass():
             break
-        grown = np.flatnonzero(grew)
-        histograms[grown] = colour_histograms(frame, result, grew)[grown]
-    return result
+    return pieces.current[labels].astype(labels.dtype)
 
 
 # neighbours a line pixel may take its label from, in the official order (dy, dx); its bounds
@@ -292,10 +377,11 @@ def thin_lines(labels: np.ndarray, passes: int = THINNING_PASSES) -> np.ndarray:
 
 def squeeze(labels: np.ndarray) -> np.ndarray:
     """Labels renumbered 0..K-1 by increasing piece size (ties in NumPy's argsort order, as the official)."""
-    found, index, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    rank = np.empty(len(found), np.int32)
-    rank[np.argsort(counts)] = np.arange(len(found), dtype=np.int32)
-    return rank[index].reshape(labels.shape)
+    sizes = np.bincount(labels.reshape(-1))
+    found = np.flatnonzero(sizes)
+    rank = np.zeros(len(sizes), np.int32)
+    rank[found[np.argsort(sizes[found])]] = np.arange(len(found), dtype=np.int32)
+    return rank[labels]
 
 
 def segment(frame: np.ndarray, style: str = "japan") -> np.ndarray:
