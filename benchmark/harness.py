@@ -183,8 +183,9 @@ class Runner:
         self.device, self.fp16, self.perceptual = device, fp16, perceptual
         self.frames_of = profiles[0].model_frames  # the group's profiles feed the method alike
 
-    def predict(self, batch: list[Loaded]) -> tuple[np.ndarray, float]:
-        """Middle frames (B, H, W, 3) float32 at the group's scored size, and the method's seconds for the batch."""
+    def inputs(self, batch: list[Loaded]) -> tuple[list[torch.Tensor | None], Callable]:
+        """The batch as the method is fed it: frame1, frame3, flow13, flow31 (None without flows) and, for
+        four-frame methods, frame0 and frame4, padded and fitted; and the function that undoes both."""
         frames = torch.from_numpy(np.stack([self.frames_of(item.frames) for item in batch])).to(self.device)
         frames = frames.permute(0, 1, 4, 2, 3)  # (B, frame1, frame2, frame3, 3, H, W)
         with_flows = batch[0].flows is not None and all(item.flows is not None for item in batch)
@@ -200,18 +201,34 @@ class Runner:
             tensors += torch.from_numpy(outer).to(self.device).permute(0, 1, 4, 2, 3).unbind(1)
         tensors, unpad = self.profiles[0].pad(tensors)
         fitted, restore = fit_inputs(self.method.fit, tensors, [False, False, True, True, False, False][: len(tensors)])
+        return fitted, lambda out: unpad(restore(out))
+
+    def prepare(self, item: Loaded) -> None:
+        """Let the method work ahead on a triplet of a later batch, when it can (``interpolate.prepare``:
+        AnimeInterp's SGM flows); called from the reading threads while the method runs on earlier batches."""
+        prepare = getattr(self.interpolate, "prepare", None)
+        if prepare is None or item.problem:
+            return
+        with contextlib.suppress(Exception):  # the batch meets the problem again and fails the triplet with it
+            frame1, frame3 = self.inputs([item])[0][:2]
+            prepare(frame1, frame3, [item.triplet.triplet_id])
+
+    def predict(self, batch: list[Loaded]) -> tuple[np.ndarray, float]:
+        """Middle frames (B, H, W, 3) float32 at the group's scored size, and the method's seconds for the batch."""
+        fitted, restore = self.inputs(batch)
         frame1, frame3, flow13, flow31 = fitted[:4]
+        flows = None if flow13 is None else (flow13, flow31)
         started = time.perf_counter()
         half = torch.autocast("cuda", dtype=torch.float16) if self.fp16 else contextlib.nullcontext()
         extra = {"ids": [item.triplet.triplet_id for item in batch]} if self.method.takes_ids else {}
         if self.method.neighbours:
             extra["neighbours"] = tuple(fitted[4:])
         with torch.inference_mode(), half:
-            middle = self.interpolate(frame1, frame3, None if flows is None else (flow13, flow31), **extra)
+            middle = self.interpolate(frame1, frame3, flows, **extra)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - started
-        middle = unpad(restore(middle.float())).permute(0, 2, 3, 1).cpu().numpy()
+        middle = restore(middle.float()).permute(0, 2, 3, 1).cpu().numpy()
         return middle, seconds
 
     def score(self, item: Loaded, prediction: np.ndarray, seconds: float, frames_dir: Path | None) -> list[dict]:
@@ -541,6 +558,7 @@ def _run_group(
         item = load_triplet(triplet, size, method.flows, neighbours)
         if item.motion is not None:
             measured[triplet.triplet_id] = (item.motion, item.occlusion)
+        runner.prepare(item)
         return item
 
     def collect(until: int) -> None:

@@ -23,6 +23,9 @@ does: the flows (SGM, RFR) do not depend on t; frames and features are splatted 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -33,6 +36,8 @@ import torch
 from atdkit.benchmark.checkpoint import CheckpointError
 from atdkit.benchmark.methods import Method, MethodError, Option, Padding, Trainable, TrainingFlows, WeightFile, sha256
 from atdkit.benchmark.methods.animeinterp.model import AnimeInterp
+from atdkit.benchmark.methods.animeinterp.sgm import compute_sgm
+from atdkit.benchmark.methods.animeinterp.sgm.cache import FlowCache
 from atdkit.benchmark.methods.animeinterp.sgm.lines import STYLES, style_for
 
 CHECKPOINT = WeightFile(
@@ -103,38 +108,67 @@ def make_cache_folder(cache: Path) -> Path:
     return cache
 
 
-def load_sgm(weights: dict, device: torch.device, style: str, cache: Path | None = None):
-    """A function (frame0, frame1, flows, ids) -> (flow01, flow10): SGM flows of a batch, on the
-    frames' device; with ``cache`` (a folder), kept there per triplet id and read back for the same frames."""
-    from atdkit.benchmark.methods.animeinterp.sgm import compute_sgm
-    from atdkit.benchmark.methods.animeinterp.sgm.cache import FlowCache
+def to_uint8(frames: torch.Tensor) -> list[np.ndarray]:
+    """Frames (B, 3, H, W) in [0, 1] as SGM reads them: RGB uint8 (H, W, 3) each."""
+    return list(np.round(frames.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8))
 
-    vgg = load_vgg(weights, device)
-    vgg_digest = sha256(weights[VGG19.key]) if cache is not None else ""
-    if cache is not None:
-        make_cache_folder(cache)
 
-    def sgm_pair(frame0: np.ndarray, frame1: np.ndarray, pair_style: str) -> tuple[np.ndarray, np.ndarray]:
-        return compute_sgm(frame0, frame1, vgg, style=pair_style)[:2]
+class SGMFlows:
+    """SGM flows of a batch: ``flows(frame0, frame1, given, ids)`` -> (flow01, flow10) on the frames' device.
 
-    def flows(frame0: torch.Tensor, frame1: torch.Tensor, given, ids) -> tuple[torch.Tensor, torch.Tensor]:
-        def to_uint8(frames):
-            return np.round(frames.float().clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy() * 255).astype(np.uint8)
+    With a ``cache`` folder they are kept there per triplet id and read back for the same frames.
+    ``prepare(frame0, frame1, ids)`` computes the flows of triplets to come, from another thread (the
+    bench's readers), while the network runs on the current ones; a batch takes them when its frames
+    are the ones prepared, and otherwise computes its own, so the flows are the same either way.
+    """
 
+    def __init__(self, vgg, style: str, cache: Path | None, vgg_digest: str):
+        self.vgg, self.style, self.cache, self.vgg_digest = vgg, style, cache, vgg_digest
+        self.prepared: dict[str, tuple[np.ndarray, np.ndarray, Future]] = {}
+        self.lock = threading.Lock()
+
+    def pair(self, frame0: np.ndarray, frame1: np.ndarray, name: str | None) -> tuple[np.ndarray, np.ndarray]:
+        pair_style = style_for(name or "") if self.style == "auto" else self.style
+        compute = partial(self.compute, frame0, frame1, pair_style)
+        if self.cache is None or name is None:
+            return compute()
+        return FlowCache(self.cache, self.vgg_digest, pair_style).flows(name, frame0, frame1, compute)
+
+    def compute(self, frame0: np.ndarray, frame1: np.ndarray, style: str) -> tuple[np.ndarray, np.ndarray]:
+        with torch.autocast(self.vgg.mean.device.type, enabled=False):  # VGG-19 in fp32, even under --fp16
+            return compute_sgm(frame0, frame1, self.vgg, style=style)[:2]
+
+    def prepare(self, frame0: torch.Tensor, frame1: torch.Tensor, ids: list[str]) -> None:
+        """Compute the flows of triplets ``ids`` (their frames as the batch will give them) for a later batch."""
+        for a, b, name in zip(to_uint8(frame0), to_uint8(frame1), ids):
+            future: Future = Future()
+            with self.lock:
+                self.prepared[name] = (a, b, future)
+            try:
+                future.set_result(self.pair(a, b, name))
+            except Exception as error:  # the batch meets it, as it would computing the flows itself
+                future.set_exception(error)
+
+    def take(self, frame0: np.ndarray, frame1: np.ndarray, name: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """The flows prepared for these frames (waiting for them), else computed now."""
+        with self.lock:
+            kept = self.prepared.pop(name, None) if name is not None else None
+        if kept is not None and np.array_equal(kept[0], frame0) and np.array_equal(kept[1], frame1):
+            return kept[2].result()
+        return self.pair(frame0, frame1, name)
+
+    def __call__(self, frame0: torch.Tensor, frame1: torch.Tensor, given, ids) -> tuple[torch.Tensor, torch.Tensor]:
         names = ids or [None] * len(frame0)
-        pairs = []
-        with torch.autocast(device.type, enabled=False):
-            for a, b, name in zip(to_uint8(frame0), to_uint8(frame1), names):
-                pair_style = style_for(name or "") if style == "auto" else style
-                compute = partial(sgm_pair, a, b, pair_style)
-                pairs.append(
-                    compute()
-                    if cache is None or name is None
-                    else FlowCache(cache, vgg_digest, pair_style).flows(name, a, b, compute)
-                )
+        pairs = [self.take(a, b, name) for a, b, name in zip(to_uint8(frame0), to_uint8(frame1), names)]
         return tuple(torch.from_numpy(np.stack(side)).to(frame0.device) for side in zip(*pairs))
 
-    return flows
+
+def load_sgm(weights: dict, device: torch.device, style: str, cache: Path | None = None) -> SGMFlows:
+    """SGM flows of a batch on the frames' device (:class:`SGMFlows`)."""
+    vgg = load_vgg(weights, device)
+    if cache is not None:
+        make_cache_folder(cache)
+    return SGMFlows(vgg, style, cache, sha256(weights[VGG19.key]) if cache is not None else "")
 
 
 def precomputed_flows(frame0, frame1, given, ids):
@@ -147,18 +181,29 @@ def initial_flows(weights: dict, device: torch.device, sgm: str, style: str, cac
     return precomputed_flows if sgm == "precomputed" else load_sgm(weights, device, style, cache)
 
 
-def load_full(weights, device, sgm: str = "compute", style: str = "auto", cache: Path | None = None):
-    model, flows_of = load_model(weights, device), initial_flows(weights, device, sgm, style, cache)
-    return lambda frame1, frame3, flows, t=0.5, ids=None: model(
-        frame1, frame3, *flows_of(frame1, frame3, flows, ids), t=t
-    )[0]
+class WithFlows:
+    """``forward(frame1, frame3, flow13, flow31, t)`` fed the initial flows. When they are computed (SGM)
+    and the network runs on a GPU, ``prepare(frame1, frame3, ids)`` computes a later batch's on the CPU
+    meanwhile (:meth:`SGMFlows.prepare`); on the CPU both would share the same cores, and it does not."""
+
+    def __init__(self, forward: Callable, flows_of: Callable, device: torch.device):
+        self.forward, self.flows_of = forward, flows_of
+        if isinstance(flows_of, SGMFlows) and device.type == "cuda":
+            self.prepare = flows_of.prepare
+
+    def __call__(self, frame1, frame3, flows, t=0.5, ids=None) -> torch.Tensor:
+        return self.forward(frame1, frame3, *self.flows_of(frame1, frame3, flows, ids), t=t)
 
 
-def load_norfr(weights, device, sgm: str = "compute", style: str = "auto", cache: Path | None = None):
-    model, flows_of = load_model(weights, device), initial_flows(weights, device, sgm, style, cache)
-    return lambda frame1, frame3, flows, t=0.5, ids=None: model.synthesise(
-        frame1, frame3, *flows_of(frame1, frame3, flows, ids), t=t
-    )
+def load_full(weights, device, sgm: str = "compute", style: str = "auto", cache: Path | None = None) -> WithFlows:
+    model = load_model(weights, device)
+    forward = lambda *inputs, t: model(*inputs, t=t)[0]  # noqa: E731
+    return WithFlows(forward, initial_flows(weights, device, sgm, style, cache), device)
+
+
+def load_norfr(weights, device, sgm: str = "compute", style: str = "auto", cache: Path | None = None) -> WithFlows:
+    model = load_model(weights, device)
+    return WithFlows(model.synthesise, initial_flows(weights, device, sgm, style, cache), device)
 
 
 def load_nosgm(weights, device):
@@ -221,7 +266,10 @@ def configure(method: Method, options: dict[str, object]) -> Method:
             takes_ids=False,
             settings=(("sgm", "precomputed flows of the data"),),
         )
-    settings = (("sgm", "computed from the frames"), ("sgm_style", style))
+    settings = (
+        ("sgm", "computed from the frames (on a GPU, by atdkit bench ahead of each batch: seconds count the wait)"),
+        ("sgm_style", style),
+    )
     if cache:
         settings += (("sgm_cache", f"{cache.resolve()} (seconds per triplet leave out flows read back from it)"),)
     return replace(method, load=partial(method.load, style=style, cache=cache), settings=settings)
