@@ -14,7 +14,9 @@ An interpolator is called as ``interpolate(frame1, frame3, flows, t=0.5)`` with 
 frame1 (0) and frame3 (1): a float, or a (B,) tensor; it returns those frames (B, 3, H, W), in
 any range (the metric profile clamps). Only methods declared ``any_timestep`` are given t != 0.5.
 Methods declared ``neighbours`` are also given ``neighbours=(frame0, frame4)``, the frames one
-interval before frame1 and after frame3, fitted like them.
+interval before frame1 and after frame3, fitted like them. An interpolator may also offer
+``prepare(frame1, frame3, ids)``: the bench calls it from its reading threads with the inputs of a
+later batch, to work ahead (AnimeInterp's SGM flows on a GPU run).
 
 Weights are always user-supplied files, never downloaded: ``--weights KEY=PATH``, or the
 expected file name in :func:`weights_dir`. They are checked (sha256 when known, expected
