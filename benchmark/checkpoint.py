@@ -133,14 +133,21 @@ def training_info(loaded: object) -> dict | None:
     return info if isinstance(info, dict) else None
 
 
+def training_for(loaded: object, path: str | Path, weights_key: str, network: str) -> dict | None:
+    """:func:`training_info` of a file read for the ``weights_key`` network (``network``: how a refusal names
+    it); a CheckpointError for an ``atdkit train`` checkpoint of another network."""
+    info = training_info(loaded)
+    if info is not None and info.get("weights_key") != weights_key:
+        raise CheckpointError(f"{path}: {describe_training(info)}, not {network}")
+    return info
+
+
 def trained_state(path: str | Path, weights_key: str) -> tuple[dict[str, torch.Tensor], dict]:
     """The network weights and provenance of an ``atdkit train`` checkpoint made for the ``weights_key`` network."""
     loaded = read_tensors(path)
-    info = training_info(loaded)
+    info = training_for(loaded, path, weights_key, f"a {weights_key} network")
     if info is None:
         raise CheckpointError(f"{path}: not a checkpoint written by atdkit train (no {TRAINING} entry)")
-    if info.get("weights_key") != weights_key:
-        raise CheckpointError(f"{path}: {describe_training(info)}, not a {weights_key} network")
     return state_dict_of(loaded, path, "model_state_dict"), info
 
 

@@ -34,11 +34,10 @@ from torch import nn
 from atdkit.benchmark.checkpoint import (
     CheckpointError,
     check_layout,
-    describe_training,
     layout_of,
     read_tensors,
     state_dict_of,
-    training_info,
+    training_for,
 )
 from atdkit.benchmark.methods.adacof.kernels import KernelEstimation
 from atdkit.benchmark.methods.adacof.warp import adacof
@@ -64,9 +63,7 @@ class AdaCoFNet(nn.Module):
         foreign file, or one that would run code when unpickled.
         """
         loaded = read_tensors(path)
-        trained = training_info(loaded)
-        if trained is not None and trained.get("weights_key") != WEIGHTS_KEY:
-            raise CheckpointError(f"{path}: {describe_training(trained)}, not an AdaCoF network")
+        trained = training_for(loaded, path, WEIGHTS_KEY, "an AdaCoF network")
         if trained is None and not (isinstance(loaded, dict) and "state_dict" in loaded):
             raise CheckpointError(f"{path}: not {RELEASED}: it has no state_dict entry")
         state = state_dict_of(loaded, path, "model_state_dict" if trained is not None else "state_dict")

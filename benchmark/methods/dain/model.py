@@ -24,13 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from atdkit.benchmark.checkpoint import (
-    CheckpointError,
     check_layout,
-    describe_training,
     layout_of,
     read_tensors,
     state_dict_of,
-    training_info,
+    training_for,
 )
 from atdkit.benchmark.methods.dain.adaptive_warp import adaptive_warp
 from atdkit.benchmark.methods.dain.context import ContextExtractor
@@ -63,9 +61,7 @@ class DAIN(nn.Module):
         network: ``model_state_dict``), loaded strictly, in eval mode on ``device``; CheckpointError (one line
         naming the file) otherwise."""
         loaded = read_tensors(path)
-        trained = training_info(loaded)
-        if trained is not None and trained.get("weights_key") != WEIGHTS_KEY:
-            raise CheckpointError(f"{path}: {describe_training(trained)}, not a DAIN network")
+        trained = training_for(loaded, path, WEIGHTS_KEY, "a DAIN network")
         state = state_dict_of(loaded, path, "model_state_dict" if trained else None)
         with torch.device("meta"):  # no initialisation: every tensor comes from the file
             network = cls()

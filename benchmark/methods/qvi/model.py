@@ -33,11 +33,10 @@ from torch import nn
 from atdkit.benchmark.checkpoint import (
     CheckpointError,
     check_layout,
-    describe_training,
     layout_of,
     read_tensors,
     state_dict_of,
-    training_info,
+    training_for,
 )
 from atdkit.benchmark.methods.qvi.pwcnet import PWCNet
 from atdkit.benchmark.methods.qvi.reversal import reverse_flow
@@ -94,9 +93,7 @@ class QVI(nn.Module):
         Raises CheckpointError (one line naming the file) for a missing, damaged or foreign file, or one
         that would run code when unpickled."""
         loaded = read_tensors(path)
-        trained = training_info(loaded)
-        if trained is not None and trained.get("weights_key") != WEIGHTS_KEY:
-            raise CheckpointError(f"{path}: {describe_training(trained)}, not a QVI network")
+        training_for(loaded, path, WEIGHTS_KEY, "a QVI network")  # refuses another network's atdkit train checkpoint
         if not isinstance(loaded, dict) or "model_state_dict" not in loaded:
             raise CheckpointError(f"{path}: not a QVI checkpoint: it lacks model_state_dict")
         network = cls()

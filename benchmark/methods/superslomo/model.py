@@ -36,11 +36,10 @@ from torch import nn
 from atdkit.benchmark.checkpoint import (
     CheckpointError,
     check_layout,
-    describe_training,
     layout_of,
     read_tensors,
     state_dict_of,
-    training_info,
+    training_for,
 )
 from atdkit.benchmark.methods.superslomo.unet import UNet
 
@@ -90,10 +89,7 @@ class SuperSloMo(nn.Module):
         """
         loaded = read_tensors(path)
         model = cls()
-        trained = training_info(loaded)
-        if trained is not None:
-            if trained.get("weights_key") != WEIGHTS_KEY:
-                raise CheckpointError(f"{path}: {describe_training(trained)}, not a Super SloMo network")
+        if training_for(loaded, path, WEIGHTS_KEY, "a Super SloMo network") is not None:
             state = state_dict_of(loaded, path, "model_state_dict")
             check_layout(state, layout_of(model), path, "a Super SloMo network")
         else:
