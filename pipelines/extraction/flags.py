@@ -39,8 +39,8 @@ LETTERS = 40
 
 
 class FrameFacts:
-    """What the flags need of one frame, computed once per frame (on the decoding thread); whether it is
-    a text card only when asked (a flat frame in the middle of an in-band candidate)."""
+    """What the flags need of one frame, computed once per frame (on a scan worker); whether it is a
+    text card only when asked (a flat frame in the middle of an in-band candidate)."""
 
     def __init__(self, luma: np.ndarray):
         """``luma``: the analysis luma (uint8, or float in 0-255). The fade, flash and flatness statistics
